@@ -7,6 +7,7 @@ instead of a broadcasting error deep inside a kernel.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -93,6 +94,6 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
 
 def check_positive(value: float, name: str) -> float:
     """Require a finite scalar ``> 0``."""
-    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
     return float(value)
