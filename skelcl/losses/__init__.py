@@ -1,0 +1,18 @@
+"""Losses of skelcl: the lift-rotate-project cycle and the losses OCR-Pose trains with (see the
+API page of each submodule)."""
+
+from .adversarial import lsgan_discriminator_loss, lsgan_generator_loss
+from .cycle import CycleOutput, LiftCycle, lift_cycle
+from .pose_losses import filling_loss, pose_l2_loss
+from .rotation import rotation_consistency_loss
+
+__all__ = [
+    "CycleOutput",
+    "LiftCycle",
+    "lift_cycle",
+    "pose_l2_loss",
+    "filling_loss",
+    "lsgan_generator_loss",
+    "lsgan_discriminator_loss",
+    "rotation_consistency_loss",
+]
