@@ -11,7 +11,7 @@ from . import asf_amc, bvh, keypoints, mocap_presets, videopose3d
 from .asf_amc import *  # noqa: F401,F403  (names listed in asf_amc.__all__)
 from .bvh import *  # noqa: F401,F403
 from .keypoints import *  # noqa: F401,F403
-from .mocap import H36M17_JOINT_NAMES, MocapClips, load_mocap, parse_selection, save_mocap
+from .mocap import MocapClips, load_mocap, parse_selection, save_mocap
 from .pose_dataset import (
     PoseDataset,
     PoseDatasetError,
@@ -35,7 +35,6 @@ from .virtual_cameras import (
 )
 
 __all__ = [
-    "H36M17_JOINT_NAMES",
     "MocapClips",
     "load_mocap",
     "parse_selection",

@@ -23,14 +23,12 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..skeleton import H36M17
 from .pose_dataset import read_npz
 
-__all__ = ["MocapClips", "load_mocap", "save_mocap", "parse_selection", "H36M17_JOINT_NAMES"]
+__all__ = ["MocapClips", "load_mocap", "save_mocap", "parse_selection"]
 
-H36M17_JOINT_NAMES: Tuple[str, ...] = (
-    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
-    "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
-)
+_H36M17_NAMES: Tuple[str, ...] = H36M17.names
 
 _CLIP_KEYS = ("clip_names", "clip_starts", "clip_lengths")
 
@@ -337,8 +335,8 @@ def load_mocap(path: Union[str, Path], selection: Optional[Sequence[str]] = None
     if raw.dtype.kind == "f" and not np.isfinite(raw).all():
         bad = int(np.flatnonzero(~np.isfinite(raw).reshape(raw.shape[0], -1).all(1))[0])
         raise ValueError(f"{where}: key 'poses_3d_mm': contains NaN or inf (first at frame {bad})")
-    if "joint_names" in arrays and tuple(arrays["joint_names"].tolist()) != H36M17_JOINT_NAMES:
-        raise ValueError(f"{where}: key 'joint_names': not the H36M-17 order {H36M17_JOINT_NAMES}")
+    if "joint_names" in arrays and tuple(arrays["joint_names"].tolist()) != _H36M17_NAMES:
+        raise ValueError(f"{where}: key 'joint_names': not the H36M-17 order {_H36M17_NAMES}")
     names = arrays["clip_names"]
     c = names.shape[0] if names.ndim == 1 else -1
     meta: Dict[str, np.ndarray] = {}
@@ -403,7 +401,7 @@ def save_mocap(clips: MocapClips, path: Union[str, Path]) -> Path:
         "clip_starts": packed.clip_starts,
         "clip_lengths": packed.clip_lengths,
         "fps": np.asarray(packed.fps, dtype=np.float32),
-        "joint_names": np.asarray(H36M17_JOINT_NAMES),
+        "joint_names": np.asarray(_H36M17_NAMES),
         "units": np.asarray("millimeters (int16); divide by 1000 for meters; world frame Y-up"),
     }
     for k, v in packed.metadata.items():

@@ -45,11 +45,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..skeleton import H36M17
 from .bvh import BvhMotion, bvh_forward_kinematics, read_bvh
 from .mocap import MocapClips
 
 __all__ = [
-    "H36M17_NAMES",
     "MocapPreset",
     "PRESETS",
     "get_preset",
@@ -61,11 +61,7 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: The H36M-17 joint names in VideoPose3D order (the project's layout ``"h36m17"``).
-H36M17_NAMES: Tuple[str, ...] = (
-    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
-    "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
-)
+_H36M17_NAMES: Tuple[str, ...] = H36M17.names
 
 #: Length of one CMU ASF unit in metres (``:units length 0.45``: lengths are inches times 0.45).
 CMU_UNIT_IN_METRES: float = 0.0254 / 0.45
@@ -93,8 +89,8 @@ class MocapPreset:
     unit_in_metres: float
 
     def __post_init__(self) -> None:
-        missing = [n for n in H36M17_NAMES if n != "head" and n not in self.joints]
-        extra = [n for n in self.joints if n not in H36M17_NAMES or n == "head"]
+        missing = [n for n in _H36M17_NAMES if n != "head" and n not in self.joints]
+        extra = [n for n in self.joints if n not in _H36M17_NAMES or n == "head"]
         if missing or extra:
             raise ValueError(
                 f"MocapPreset {self.name!r}: joints must name every H36M-17 joint but 'head' "
@@ -107,7 +103,7 @@ class MocapPreset:
     def required_joints(self) -> Tuple[str, ...]:
         """Every BVH joint name this preset needs (without duplicates, in H36M order)."""
         out: List[str] = []
-        for n in H36M17_NAMES:
+        for n in _H36M17_NAMES:
             src = self.head_joint if n == "head" else self.joints[n]
             if src not in out:
                 out.append(src)
@@ -269,7 +265,7 @@ def bvh_motion_to_h36m17(
     pos_t, g_rot_t, _ = bvh_forward_kinematics(motion)
     pos, g_rot = pos_t.numpy(), g_rot_t.numpy()
     out = np.empty((motion.num_frames, 17, 3), dtype=np.float64)
-    for k, name in enumerate(H36M17_NAMES):
+    for k, name in enumerate(_H36M17_NAMES):
         if name != "head":
             out[:, k] = pos[:, sk.index(preset.joints[name])]
     h = sk.index(preset.head_joint)

@@ -8,6 +8,7 @@ from typing import Tuple
 import torch
 
 from .._validation import check_finite, check_float, check_shape
+from ..geometry import depth_to_points
 
 
 def flatten_batch(x: torch.Tensor, pattern: str) -> Tuple[torch.Tensor, torch.Size]:
@@ -63,3 +64,23 @@ def check_batchnorm_batch(module: torch.nn.Module, batch: int, name: str) -> Non
             f"{name}: BatchNorm in training mode needs at least 2 samples, got a batch of {batch}; "
             "call `.eval()` to use the running statistics"
         )
+
+
+class DepthLifterMixin:
+    """Adds :meth:`lift` to a network whose output has a relative ``depth`` field ``(..., J)``."""
+
+    def lift(
+        self, pose_2d: torch.Tensor, distance: float = 10.0, min_depth: float = 1.0
+    ) -> torch.Tensor:
+        """Lift normalised 2D poses ``(..., J, 2)`` to 3D camera-frame joints ``(..., J, 3)``.
+
+        Runs the network and applies :func:`skelcl.geometry.depth_to_points`:
+        ``z = max(min_depth, d + distance)``, joint ``(x z, y z, z)``.
+
+        Args:
+            pose_2d: normalised 2D poses ``(..., J, 2)`` (METHOD.md §1).
+            distance: camera constant ``D`` (10 in OCR-Pose).
+            min_depth: lower bound of the absolute depth (1 in OCR-Pose).
+        """
+        depth = self(pose_2d).depth
+        return depth_to_points(pose_2d, depth, distance=distance, min_depth=min_depth)

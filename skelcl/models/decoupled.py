@@ -14,8 +14,14 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ..geometry import depth_to_points, rotation_6d_to_matrix
-from ._common import check_batchnorm_batch, check_pose_2d, flatten_batch, restore_batch
+from ..geometry import rotation_6d_to_matrix
+from ._common import (
+    DepthLifterMixin,
+    check_batchnorm_batch,
+    check_pose_2d,
+    flatten_batch,
+    restore_batch,
+)
 from .init import init_lifter_weights
 from .lifting import ResidualTrunk
 from .residual_block import ResidualBlock
@@ -38,7 +44,7 @@ class DecoupledOutput(NamedTuple):
     rotation: torch.Tensor
 
 
-class DecoupledLiftingEncoder(nn.Module):
+class DecoupledLiftingEncoder(DepthLifterMixin, nn.Module):
     """Lifter whose feature is decoupled into ``f_occ`` (view-invariant) and ``f_rot`` (rotation).
 
     Architecture (our choices where the paper is silent, METHOD.md §3):
@@ -181,22 +187,6 @@ class DecoupledLiftingEncoder(nn.Module):
             f_rot=restore_batch(f_rot, spec, "* c"),
             rotation=restore_batch(rotation, spec, "* r c"),
         )
-
-    def lift(
-        self, pose_2d: torch.Tensor, distance: float = 10.0, min_depth: float = 1.0
-    ) -> torch.Tensor:
-        """Lift normalised 2D poses ``(..., J, 2)`` to 3D camera-frame joints ``(..., J, 3)``.
-
-        Runs the network and applies :func:`skelcl.geometry.depth_to_points`:
-        ``z = max(min_depth, d + distance)``, joint ``(x z, y z, z)``.
-
-        Args:
-            pose_2d: normalised 2D poses ``(..., J, 2)`` (METHOD.md §1).
-            distance: camera constant ``D`` (10 in OCR-Pose).
-            min_depth: lower bound of the absolute depth (1 in OCR-Pose).
-        """
-        depth = self(pose_2d).depth
-        return depth_to_points(pose_2d, depth, distance=distance, min_depth=min_depth)
 
 
 __all__ = ["DecoupledLiftingEncoder", "DecoupledOutput"]

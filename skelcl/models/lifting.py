@@ -9,8 +9,13 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ..geometry import depth_to_points
-from ._common import check_batchnorm_batch, check_pose_2d, flatten_batch, restore_batch
+from ._common import (
+    DepthLifterMixin,
+    check_batchnorm_batch,
+    check_pose_2d,
+    flatten_batch,
+    restore_batch,
+)
 from .init import init_lifter_weights
 from .residual_block import ResidualBlock
 
@@ -73,7 +78,7 @@ class ResidualTrunk(nn.Module):
         return h
 
 
-class LiftingNetwork(nn.Module):
+class LiftingNetwork(DepthLifterMixin, nn.Module):
     """Baseline lifter: input layer, ``num_blocks`` residual blocks, a linear depth head.
 
     ``(..., J, 2)`` normalised 2D pose -> :class:`LiftingOutput` with the relative depth
@@ -124,22 +129,6 @@ class LiftingNetwork(nn.Module):
             depth=restore_batch(depth, spec, "* j"),
             features=restore_batch(h, spec, "* c"),
         )
-
-    def lift(
-        self, pose_2d: torch.Tensor, distance: float = 10.0, min_depth: float = 1.0
-    ) -> torch.Tensor:
-        """Lift normalised 2D poses ``(..., J, 2)`` to 3D camera-frame joints ``(..., J, 3)``.
-
-        Runs the network and applies :func:`skelcl.geometry.depth_to_points`:
-        ``z = max(min_depth, d + distance)``, joint ``(x z, y z, z)``.
-
-        Args:
-            pose_2d: normalised 2D poses ``(..., J, 2)`` (METHOD.md §1).
-            distance: camera constant ``D`` (10 in OCR-Pose).
-            min_depth: lower bound of the absolute depth (1 in OCR-Pose).
-        """
-        depth = self(pose_2d).depth
-        return depth_to_points(pose_2d, depth, distance=distance, min_depth=min_depth)
 
 
 __all__ = ["LiftingNetwork", "LiftingOutput", "ResidualTrunk"]
