@@ -187,3 +187,15 @@ def test_errors():
         SelfOcclusionMask()(pose)
     with pytest.raises(ValueError, match="points_3d"):
         SelfOcclusionMask()(pose, points_3d=torch.randn(2, 17, 3))
+
+
+def test_validate_false_skips_the_host_side_nan_check():
+    from skelcl.augment import RandomJointMask
+
+    pose = torch.zeros(4, 17, 2)
+    pose[:, 0] = float("nan")  # the pelvis is never a candidate, so it stays visible
+    aug = RandomJointMask(max_joints=2)
+    with pytest.raises(ValueError, match="pose"):
+        aug(pose, torch.Generator().manual_seed(0))
+    masked, vis = aug(pose, torch.Generator().manual_seed(0), validate=False)
+    assert vis[:, 0].all() and torch.isnan(masked[:, 0]).all()

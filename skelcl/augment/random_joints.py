@@ -62,6 +62,13 @@ class RandomJointMask(Augmenter):
         self.max_joints, self.min_joints = int(max_joints), int(min_joints)
         self.candidates = cand
 
+    def _candidate_index(self, device: torch.device) -> Tensor:
+        """The candidates as a long tensor on ``device``, copied there once (no per-call copy)."""
+        cache = self.__dict__.setdefault("_index_cache", {})
+        if device not in cache:
+            cache[device] = torch.tensor(self.candidates, dtype=torch.long, device=device)
+        return cache[device]
+
     def sample_mask(
         self, pose: Tensor, generator: Optional[torch.Generator], visible: Tensor, **context: Any
     ) -> Tensor:
@@ -72,5 +79,5 @@ class RandomJointMask(Augmenter):
         n = randint(self.min_joints, self.max_joints, batch, generator, pose.device)
         chosen = choose_k_of_n(n, len(self.candidates), generator, pose.device)
         hide = torch.zeros(*batch, j, dtype=torch.bool, device=pose.device)
-        hide[..., list(self.candidates)] = chosen
+        hide[..., self._candidate_index(pose.device)] = chosen
         return hide
