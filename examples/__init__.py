@@ -1,0 +1,1 @@
+"""Examples built on skelcl (not part of the installed package)."""

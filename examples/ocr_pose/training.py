@@ -1,0 +1,846 @@
+"""The OCR-Pose trainer, composed in plain code from skelcl's parts (METHOD.md §2-3).
+
+One training step of an unsupervised variant, in the order the code runs it:
+
+* **Occlusion simulation** (:func:`mask_random_joints`): ``n ~ U{0..N}`` limb joints per pose
+  are masked (zeroed, visibility ``False``).
+* **Filling** (``Φ_F``, :class:`skelcl.models.PoseFillingNetwork`): the masked pose and its mask
+  give a completion ``X_fill``; Eq. 10 fuses it with the visible joints. ``L_pf``
+  (:func:`skelcl.losses.pose_l2_loss` on the masked joints, our choice) compares the completion
+  with the complete 2D. Variants without filling (the baseline) lift the complete 2D.
+* **Cycle** (:func:`skelcl.losses.lift_cycle`): lift, random view rotation
+  (:func:`skelcl.geometry.sample_view_rotation`), project, re-lift, inverse, project. ``L_2D``,
+  ``L_3D`` (:func:`skelcl.losses.pose_l2_loss`), ``L_adv``
+  (:func:`skelcl.losses.lsgan_generator_loss`), ``L_rot``
+  (:func:`skelcl.losses.rotation_consistency_loss`, decoupled lifter only).
+* ``L_backbone = w_pf L_pf + w_2D L_2D + w_3D L_3D + w_adv L_adv + w_rot L_rot`` updates the
+  filling and lifting networks (optimiser ``backbone``).
+* **Occlusion step** (alternating with backbone steps, ``schedule.backbone_steps :
+  schedule.occlusion_steps``): ``L_occlusion = w_ti L_ti + w_ve L_ve`` (InfoNCE with ``τ = 0.5``
+  and the attention hard-negative miner ``Φ_A``, in-batch negatives ``K = B - 1``) updates the
+  filling network, the encoder's ``f_occ`` path (trunk + ``f_occ`` head) and the miners
+  (optimiser ``occlusion``).
+* **Discriminator** (LSGAN, :func:`skelcl.losses.lsgan_discriminator_loss`) once every
+  ``schedule.disc_every`` backbone steps (optimiser ``disc``).
+
+The first ``schedule.warmup_epochs`` epochs train ``Φ_F`` with ``L_pf`` alone. Every optimiser is
+Adam (lr 2e-4, betas (0.5, 0.9)) with the learning rate multiplied by 0.95 after every epoch.
+
+The ``supervised`` variant (reference upper bound) trains the same lifter on 3D: the loss is the
+mean per-joint distance (metres) between the ground truth and the root-relative lifted pose
+after its per-pose least-squares scale (an N-MPJPE loss: the lifter's output is in normalised
+units, so the scale is not identifiable from one image; P-MPJPE, the headline metric, is
+scale-free too).
+
+Reliability: checkpoints (``last.pt`` every epoch, ``best.pt`` on the best validation P-MPJPE)
+are atomic and hold the full state (models, optimisers, schedulers, torch RNG and the data
+generator), so that ``--resume`` continues bit for bit; a non-finite loss stops training with
+:class:`TrainingStopped` naming the loss, before any checkpoint with bad weights is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import torch
+from torch import nn
+
+from skelcl.augment import RandomJointMask, apply_visibility
+from skelcl.contrastive import gather_with_grad, info_nce
+from skelcl.geometry import (
+    RootScaleNormalizer2D,
+    depth_to_points,
+    project,
+    sample_view_rotation,
+    view_transform,
+)
+from skelcl.losses import (
+    lift_cycle,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    pose_l2_loss,
+    rotation_consistency_loss,
+)
+from skelcl.metrics import optimal_scale, p_mpjpe
+
+from . import distributed as D
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import Config, config_from_dict
+from .inputs import ROOT, Poses2D, Poses3D
+from .model import build_models, lift, occ_features
+
+#: Running losses are synchronised (progress bar, NaN check) every this many steps.
+SYNC_EVERY = 10
+LIMB_JOINTS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
+
+
+class TrainingStopped(RuntimeError):
+    """Training stopped early (a loss became NaN or infinite)."""
+
+
+def occludable_joints(cfg: Config) -> torch.Tensor:
+    """Candidate joints for masking: the limbs (H36M-17 ``groups["limbs"]``) or all but the root."""
+    if cfg.occlusion.occludable == "limbs":
+        try:
+            from skelcl.skeleton import H36M17
+
+            return torch.tensor(H36M17.groups["limbs"])
+        except (ImportError, KeyError):  # pragma: no cover
+            return torch.tensor(LIMB_JOINTS)
+    return torch.tensor([j for j in range(17) if j != ROOT])
+
+
+def mask_random_joints(
+    poses: torch.Tensor,
+    visible: torch.Tensor,
+    max_masked: int,
+    candidates: torch.Tensor,
+    generator: Optional[torch.Generator],
+):
+    """Mask ``n ~ U{0..max_masked}`` of the ``candidates`` joints per pose
+    (:class:`skelcl.augment.RandomJointMask`; joints already invisible stay invisible).
+
+    Returns:
+        ``(masked_poses, visible)``: invisible joints zeroed, ``visible &= ~masked``.
+    """
+    if max_masked <= 0:
+        return apply_visibility(poses, visible), visible
+    vis = visible & ~draw_hidden(poses, max_masked, candidates, generator)
+    return apply_visibility(poses, vis), vis
+
+
+def draw_hidden(
+    like: torch.Tensor,
+    max_masked: int,
+    candidates: torch.Tensor,
+    generator: Optional[torch.Generator],
+) -> torch.Tensor:
+    """Joints to hide, ``(N, J)`` bool: ``n ~ U{0..max_masked}`` of the ``candidates`` per pose
+    (:meth:`skelcl.augment.RandomJointMask.sample_mask`; only the shape and device of ``like``
+    ``(N, J, C)`` are read). Unlike calling the augmenter, no NaN check (a host synchronisation)
+    is made: the training poses are checked when they are loaded."""
+    aug = RandomJointMask(max_joints=max_masked, candidates=tuple(candidates.tolist()))
+    ones = torch.ones(like.shape[:-1], dtype=torch.bool, device=like.device)
+    return aug.sample_mask(like, generator, ones)
+
+
+def contrastive_loss(
+    miner: Optional[nn.Module], anchor: torch.Tensor, positive: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """InfoNCE with in-batch negatives (the other anchors, ``K = B - 1``), through the attention
+    hard-negative miner when there is one (paper Eqs. 6-7)."""
+    if miner is not None:
+        return miner(anchor, positive)
+    return info_nce(anchor, positive, "anchors", temperature=temperature, validate=False)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` leaves behind."""
+
+    run_dir: Path
+    last: Path
+    best: Path
+    epochs_done: int
+    steps_done: int
+    best_p_mpjpe: Optional[float]
+    history: List[Dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Holds the networks, optimisers, schedulers and RNG of one run (see the module docstring).
+
+    Args:
+        cfg: the variant's configuration.
+        data: :class:`Poses2D` for unsupervised variants (never 3D), :class:`Poses3D` for the
+            supervised one.
+        normalizer: the fitted 2D normaliser (saved with every checkpoint).
+        input_units: ``"camera"`` or ``"pixels"`` (see :mod:`examples.ocr_pose.inputs`).
+        val: validation poses with 3D, or ``None``.
+        run_dir: output directory.
+        progress: show tqdm progress bars.
+        device: where the networks, the training poses and the data generator live (``"cpu"``,
+            ``"cuda"``). Checkpoints are device-independent; resuming needs the same device for
+            a bit-identical continuation (the generator state is per device type).
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        data: Union[Poses2D, Poses3D],
+        normalizer: RootScaleNormalizer2D,
+        input_units: str,
+        val: Optional[Poses3D],
+        run_dir: Union[str, Path],
+        progress: bool = True,
+        device: Union[str, torch.device] = "cpu",
+    ) -> None:
+        if cfg.objective == "unsupervised" and not isinstance(data, Poses2D):
+            raise TypeError("data: an unsupervised variant takes Poses2D (2D only), got "
+                            f"{type(data).__name__}")
+        if cfg.objective == "supervised" and not isinstance(data, Poses3D):
+            raise TypeError(f"data: the supervised variant takes Poses3D, got {type(data).__name__}")
+        if len(data) < 2:
+            raise ValueError(f"data: need at least 2 training poses, got {len(data)}")
+        self.cfg = cfg
+        self.data = data
+        self.normalizer = normalizer
+        self.input_units = input_units
+        self.val = val
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.device = torch.device(device)
+        torch.manual_seed(cfg.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.models = build_models(cfg).to(self.device)
+        # data parallel under torchrun (examples/ocr_pose/distributed.py): every rank holds all
+        # the data, draws the global batches and their randomness, and computes its own rows
+        self.rank, self.world_size = D.get_rank(), D.get_world_size()
+        D.shard_rows(cfg.schedule.batch_size, self.rank, self.world_size)  # B divisible by N
+        self.progress = progress and self.rank == 0
+        if cfg.schedule.sync_batchnorm and self.world_size > 1:
+            self.models = D.convert_sync_batchnorm(self.models, self.device)
+        D.broadcast_module(self.models)  # identical start on every rank (seeded anyway)
+        self.candidates = occludable_joints(cfg)
+        self._setup_data_occlusion()  # on the CPU (seeded), before the data moves
+        self._setup_fixed_rotations()
+        if self.device.type != "cpu":
+            self._to_device()
+        self.optimizers: Dict[str, torch.optim.Optimizer] = {}
+        s = cfg.schedule
+        adam = dict(lr=s.lr, betas=tuple(s.betas), weight_decay=0.0)
+        backbone = list(self.models["lifter"].parameters())
+        if "filler" in self.models:
+            backbone += list(self.models["filler"].parameters())
+        self.optimizers["backbone"] = torch.optim.Adam(backbone, **adam)
+        if "disc" in self.models:
+            self.optimizers["disc"] = torch.optim.Adam(self.models["disc"].parameters(), **adam)
+        if cfg.uses_contrast:
+            if s.shared_optimizer:  # only the miners need a state of their own
+                miners = [p for k in ("miner_ti", "miner_ve") if k in self.models
+                          for p in self.models[k].parameters()]
+                self.optimizers["occlusion"] = torch.optim.Adam(
+                    miners or [nn.Parameter(torch.zeros(()))], **adam)
+            else:
+                self.optimizers["occlusion"] = torch.optim.Adam(self._occlusion_parameters(), **adam)
+        self.schedulers = {
+            k: torch.optim.lr_scheduler.ExponentialLR(o, gamma=s.lr_decay)
+            for k, o in self.optimizers.items()
+        }
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed optimisation steps (all kinds)
+        self.backbone_steps = 0
+        self.best_p_mpjpe: Optional[float] = None
+        self.best_epoch: Optional[int] = None
+        self.history: List[Dict[str, Any]] = []
+        self._first_bad: Dict[str, torch.Tensor] = {}  # loss -> first non-finite step, or -1
+        self.tb = None
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _to_device(self) -> None:
+        d = self.device
+        if isinstance(self.data, Poses2D):
+            self.data = Poses2D(self.data.poses.to(d), self.data.visible.to(d), self.data.source)
+        else:
+            self.data = Poses3D(self.data.poses.to(d), self.data.confidence.to(d),
+                                self.data.poses_3d.to(d), self.data.action, self.data.source)
+        if hasattr(self, "data_incomplete"):
+            self.data_incomplete = self.data_incomplete.to(d)
+        if self.fixed_rotations is not None:
+            self.fixed_rotations = self.fixed_rotations.to(d)
+        if self.val is not None:
+            self.val = Poses3D(self.val.poses.to(d), self.val.confidence.to(d),
+                               self.val.poses_3d.to(d), self.val.action, self.val.source)
+
+    def _occlusion_parameters(self) -> List[nn.Parameter]:
+        lifter = self.models["lifter"]
+        params = list(lifter.trunk.parameters())
+        if hasattr(lifter, "occ_head"):
+            params += list(lifter.occ_head.parameters())
+        if "filler" in self.models:
+            params += list(self.models["filler"].parameters())
+        for k in ("miner_ti", "miner_ve"):
+            if k in self.models:
+                params += list(self.models[k].parameters())
+        return params
+
+    def _not_occlusion_parameters(self) -> List[nn.Parameter]:
+        keep = {id(p) for p in self._occlusion_parameters()}
+        return [p for p in self.models["lifter"].parameters() if id(p) not in keep]
+
+    def _setup_data_occlusion(self) -> None:
+        """Setting (d): a seeded fraction of the training poses loses 0..N joints for good."""
+        occ = self.cfg.occlusion
+        if self.cfg.objective != "unsupervised" or occ.data_occlusion_rate <= 0:
+            return
+        g = torch.Generator().manual_seed(self.cfg.seed + 7919)
+        n = len(self.data)
+        rows = torch.rand(n, generator=g) < occ.data_occlusion_rate
+        _, vis = mask_random_joints(
+            self.data.poses, self.data.visible, occ.data_mask_max, self.candidates, g
+        )
+        visible = torch.where(rows[:, None], vis, self.data.visible)
+        poses = torch.where(visible[..., None], self.data.poses, torch.zeros_like(self.data.poses))
+        self.data = Poses2D(poses, visible, self.data.source)
+        self.data_incomplete = ~visible.all(dim=1)
+
+    def _local(self, x: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of a global-batch tensor (the tensor itself in one process)."""
+        return D.shard_batch(x, self.rank, self.world_size)
+
+    def _sync_grads(self, opt: torch.optim.Optimizer) -> None:
+        """Average the gradients of ``opt``'s parameters over the ranks (DDP's averaging)."""
+        if self.world_size > 1:
+            D.allreduce_gradients(p for g in opt.param_groups for p in g["params"])
+
+    def _setup_fixed_rotations(self) -> None:
+        """The baseline's fixed mode: one rotation per training pose, half with azimuth + π."""
+        self.fixed_rotations = None
+        if not self.cfg.rotation.fixed:
+            return
+        g = torch.Generator().manual_seed(self.cfg.seed + 104729)
+        n = len(self.data)
+        r = self._sample_rotations(n, g)
+        flip = torch.zeros(n, dtype=torch.bool)
+        flip[torch.randperm(n, generator=g)[: n // 2]] = True
+        rz = torch.diag(torch.tensor([-1.0, 1.0, -1.0]))  # azimuth + π about the camera y axis
+        self.fixed_rotations = torch.where(flip[:, None, None], rz @ r, r)
+
+    def _sample_rotations(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        rc = self.cfg.rotation
+        return sample_view_rotation(
+            n, azimuth=tuple(rc.azimuth), elevation=tuple(rc.elevation), roll=tuple(rc.roll),
+            generator=generator, device=generator.device,
+        )
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> Dict[str, Any]:
+        """Everything a checkpoint holds (weights_only-loadable types only)."""
+        return {
+            "config": self.cfg.to_json(),
+            "normalizer": json.dumps(self.normalizer.state_dict()),
+            "input_units": self.input_units,
+            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
+                    "generator_device": self.device.type,
+                    **({"cuda": torch.cuda.get_rng_state(self.device)}
+                       if self.device.type == "cuda" else {})},
+            "epoch": self.epoch,
+            "step": self.step,
+            "backbone_steps": self.backbone_steps,
+            "best_p_mpjpe": self.best_p_mpjpe,
+            "best_epoch": self.best_epoch,
+            "history": json.dumps(self.history),
+            "source": self.data.source,
+        }
+
+    def load_state(self, ckpt: Dict[str, Any]) -> None:
+        """Restore a :meth:`state` (from :func:`load_checkpoint`)."""
+        for k, m in self.models.items():
+            m.load_state_dict(ckpt["models"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(ckpt["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(ckpt["schedulers"][k])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if ckpt["rng"].get("generator_device", "cpu") == self.device.type:
+            self.generator.set_state(ckpt["rng"]["generator"])
+        else:  # another device type: continue with a fresh stream (not bit-identical)
+            self.generator.manual_seed(self.cfg.seed + int(ckpt["step"]))
+        if self.device.type == "cuda" and "cuda" in ckpt["rng"]:
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+        self.epoch = int(ckpt["epoch"])
+        self.step = int(ckpt["step"])
+        self.backbone_steps = int(ckpt["backbone_steps"])
+        self.best_p_mpjpe = ckpt["best_p_mpjpe"]
+        self.best_epoch = ckpt["best_epoch"]
+        self.history = json.loads(ckpt["history"])
+
+    # ------------------------------------------------------------------ losses
+    def _nan_hook(self, losses: Dict[str, torch.Tensor]) -> None:
+        """Test hook (``debug``: a loss becomes NaN at a given step), then the guard's bookkeeping:
+        the first step at which each loss was not finite is recorded on the device, without a
+        host synchronisation. :meth:`_check_finite` (every ``SYNC_EVERY`` steps and at the end of
+        every epoch, always before a checkpoint is written) then stops training naming that
+        loss, so no checkpoint ever holds weights updated with a non-finite loss."""
+        d = self.cfg.debug
+        if d.nan_loss is not None and self.step == d.nan_at_step and d.nan_loss in losses:
+            losses[d.nan_loss] = losses[d.nan_loss] * float("nan")
+        for k, v in losses.items():
+            prev = self._first_bad.get(k)
+            if prev is None:
+                prev = torch.full((), -1, dtype=torch.long, device=v.device)
+            self._first_bad[k] = torch.where(~torch.isfinite(v.detach()) & (prev < 0), self.step, prev)
+
+    def _mask(self, x: torch.Tensor, visible: torch.Tensor, n_global: int):
+        """Mask this rank's poses ``x`` ``(b, J, 2)`` with its rows of a mask drawn for the whole
+        global batch of ``n_global`` poses (identical draws on every rank, whatever their number;
+        in one process exactly :func:`mask_random_joints`). Returns ``(masked poses, visibility)``."""
+        m = self.cfg.occlusion.mask_max
+        if m <= 0:
+            return apply_visibility(x, visible), visible
+        like = x.new_empty((n_global,) + tuple(x.shape[1:]))
+        vis = visible & ~self._local(draw_hidden(like, m, self.candidates, self.generator))
+        return apply_visibility(x, vis), vis
+
+    def _batch(self, idx: torch.Tensor):
+        """Global batch indices -> (this rank's poses, their visibility, global batch size).
+        Every ``*_step`` takes the global batch ``idx`` (the same on every rank) and computes its
+        own rows."""
+        local = self._local(idx)
+        return self.data.poses[local], self.data.visible[local], idx.numel()
+
+    def _fill(self, x: torch.Tensor, visible: torch.Tensor, n_global: int):
+        """Mask, then complete with ``Φ_F``: returns (fused pose, raw completion, visibility)."""
+        xm, vis = self._mask(x, visible, n_global)
+        fo = self.models["filler"](xm, vis)
+        return fo.filled, fo.raw, vis
+
+    def _pf_loss(self, raw, x, vis, data_vis) -> torch.Tensor:
+        on = data_vis & ~vis if self.cfg.loss.pf_joints == "masked" else data_vis
+        # mean over the masked joints of the GLOBAL batch (their count differs between ranks)
+        return D.global_masked_mean(pose_l2_loss(raw, x, mask=on, reduction="none"), on)
+
+    def warmup_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``L_pf`` alone (filling warm-up)."""
+        x, dv, n = self._batch(idx)
+        _, raw, vis = self._fill(x, dv, n)
+        losses = {"l_pf": self._pf_loss(raw, x, vis, dv)}
+        self._nan_hook(losses)
+        opt = self.optimizers["backbone"]
+        opt.zero_grad(set_to_none=True)
+        (self.cfg.loss.w_pf * losses["l_pf"]).backward()
+        self._sync_grads(opt)
+        opt.step()
+        return losses
+
+    def _rotations(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.fixed_rotations is not None:
+            return self.fixed_rotations[self._local(idx)]
+        return self._local(self._sample_rotations(idx.numel(), self.generator))
+
+    def backbone_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """One ``L_backbone`` step (and a discriminator step every ``disc_every``)."""
+        cfg, L = self.cfg, self.cfg.loss
+        x, dv, n = self._batch(idx)
+        losses: Dict[str, torch.Tensor] = {}
+        if "filler" in self.models:
+            x_in, raw, vis = self._fill(x, dv, n)
+            losses["l_pf"] = self._pf_loss(raw, x, vis, dv)
+        else:
+            x_in = x
+        rot = self._rotations(idx)
+        cyc = lift_cycle(
+            self.models["lifter"], x_in, rot, distance=cfg.model.distance, clamp=L.clamp_2d
+        )
+        losses["l_2d"] = pose_l2_loss(cyc.recovered_2d, x_in)
+        losses["l_3d"] = pose_l2_loss(cyc.relifted_3d, cyc.rotated_3d)
+        if "disc" in self.models:
+            losses["l_adv"] = lsgan_generator_loss(self.models["disc"](cyc.rotated_2d))
+        if hasattr(cyc.lifted, "rotation") and L.w_rot > 0:
+            losses["l_rot"] = rotation_consistency_loss(
+                cyc.relifted.rotation, cyc.lifted.rotation, rot, kind=L.rotation_distance
+            )
+        self._nan_hook(losses)
+        w = {"l_pf": L.w_pf, "l_2d": L.w_2d, "l_3d": L.w_3d, "l_adv": L.w_adv, "l_rot": L.w_rot}
+        total = sum(w[k] * v for k, v in losses.items())
+        opt = self.optimizers["backbone"]
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        self._sync_grads(opt)
+        opt.step()
+        self.backbone_steps += 1
+        if "disc" in self.models and self.backbone_steps % cfg.schedule.disc_every == 0:
+            real = torch.where(dv[..., None], x, x_in.detach())
+            disc = self.models["disc"]
+            d_loss = lsgan_discriminator_loss(disc(real), disc(cyc.rotated_2d.detach()))
+            losses["l_disc"] = d_loss
+            self._nan_hook({"l_disc": d_loss})
+            self.optimizers["disc"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            self._sync_grads(self.optimizers["disc"])
+            self.optimizers["disc"].step()
+        return losses
+
+    def occlusion_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """One ``L_occlusion = w_ti L_ti + w_ve L_ve`` step (TiCLR, VeCLR)."""
+        cfg, L = self.cfg, self.cfg.loss
+        lifter = self.models["lifter"]
+        filler = self.models["filler"] if "filler" in self.models else None
+        x, dv, n = self._batch(idx)
+        losses: Dict[str, torch.Tensor] = {}
+
+        def complete(p, v):
+            return filler(p, v).filled if filler is not None else p
+
+        # The pose as the data gives it, completed (for setting d: a second random erasing of
+        # the data-occluded poses serves as their positive, the paper's Sec. 4.6).
+        if hasattr(self, "data_incomplete"):
+            x2, v2 = self._mask(x, dv, n)
+            inc = self.data_incomplete[self._local(idx)]
+            x_pos = torch.where(inc[:, None, None], x2, x)
+            v_pos = torch.where(inc[:, None], v2, dv)
+        else:
+            x_pos, v_pos = x, dv
+        full = complete(x_pos, v_pos)
+        # under torchrun gathered from every rank with gradients: the contrastive losses see
+        # the global batch (K = B - 1 negatives per anchor, as in one process)
+        z_full = gather_with_grad(occ_features(lifter, full))
+        if L.ticlr:
+            xm, vm = self._mask(x, dv, n)
+            z_masked = gather_with_grad(occ_features(lifter, complete(xm, vm)))
+            losses["l_ti"] = contrastive_loss(
+                self.models["miner_ti"] if "miner_ti" in self.models else None,
+                z_masked, z_full, L.temperature,
+            )
+        if L.veclr:
+            with torch.no_grad():  # JR2D: rotate, project (the lifter is not trained here)
+                was = lifter.training
+                lifter.eval()
+                depth = lifter(full).depth
+                lifter.train(was)
+                p3 = depth_to_points(full, depth, distance=cfg.model.distance)
+                rot = self._local(self._sample_rotations(n, self.generator))
+                # min_depth as in lift_cycle's projections (a check for z <= 0 would be a host sync)
+                jr2d = project(view_transform(p3, rot, distance=cfg.model.distance), min_depth=0.1)
+                if L.clamp_2d is not None:
+                    jr2d = jr2d.clamp(-L.clamp_2d, L.clamp_2d)
+            xr, vr = self._mask(jr2d, torch.ones_like(dv), n)
+            z_rot = gather_with_grad(occ_features(lifter, complete(xr, vr)))
+            losses["l_ve"] = contrastive_loss(
+                self.models["miner_ve"] if "miner_ve" in self.models else None,
+                z_full, z_rot, L.temperature,
+            )
+        self._nan_hook(losses)
+        w = {"l_ti": L.w_ti, "l_ve": L.w_ve}
+        total = sum(w[k] * v for k, v in losses.items())
+        opts = [self.optimizers["occlusion"]]
+        if cfg.schedule.shared_optimizer:
+            opts.append(self.optimizers["backbone"])
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        total.backward()
+        if cfg.schedule.shared_optimizer:  # L_occlusion trains the f_occ path, not the depth
+            for p in self._not_occlusion_parameters():
+                p.grad = None
+        for o in opts:
+            self._sync_grads(o)
+        for o in opts:
+            o.step()
+        return losses
+
+    def supervised_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The reference upper bound: N-MPJPE loss (metres) against the 3D."""
+        local = self._local(idx)
+        x = self.data.poses[local]
+        gt = self.data.poses_3d[local].to(x.dtype) / 1000.0
+        depth = self.models["lifter"](x).depth
+        p = depth_to_points(x, depth, distance=self.cfg.model.distance)
+        p = p - p[:, ROOT : ROOT + 1]
+        s = optimal_scale(p, gt)
+        losses = {"l_sup": pose_l2_loss(s[:, None, None] * p, gt)}
+        self._nan_hook(losses)
+        opt = self.optimizers["backbone"]
+        opt.zero_grad(set_to_none=True)
+        losses["l_sup"].backward()
+        self._sync_grads(opt)
+        opt.step()
+        return losses
+
+    # ------------------------------------------------------------------ loop
+    def epoch_kind(self, epoch: int) -> str:
+        """``"warmup"``, ``"supervised"`` or ``"main"`` for a 0-based epoch index."""
+        if self.cfg.objective == "supervised":
+            return "supervised"
+        if epoch < self.cfg.schedule.warmup_epochs and "filler" in self.models:
+            return "warmup"
+        return "main"
+
+    @property
+    def total_epochs(self) -> int:
+        """Warm-up plus main epochs (the warm-up only for variants with a filling network)."""
+        s = self.cfg.schedule
+        warm = s.warmup_epochs if (self.cfg.objective == "unsupervised" and "filler" in self.models) else 0
+        return warm + s.epochs
+
+    def _batches(self) -> List[torch.Tensor]:
+        n, b = len(self.data), self.cfg.schedule.batch_size
+        perm = torch.randperm(n, generator=self.generator, device=self.device)
+        batches = [perm[s : s + b] for s in range(0, n, b)]
+        if len(batches) > 1 and batches[-1].numel() < b:
+            batches = batches[:-1]  # equal-size batches (BatchNorm, K = B - 1)
+        batches = [bt for bt in batches if bt.numel() >= 2]
+        cap = self.cfg.schedule.max_steps_per_epoch
+        return batches if cap is None else batches[:cap]
+
+    def _step_kind(self, i: int) -> str:
+        s = self.cfg.schedule
+        if "occlusion" not in self.optimizers:
+            return "backbone"
+        return "backbone" if i % (s.backbone_steps + s.occlusion_steps) < s.backbone_steps else "occlusion"
+
+    def validate(self) -> Optional[Dict[str, float]]:
+        """P-MPJPE (mm) of the current model on the unoccluded validation poses."""
+        if self.val is None:
+            return None
+        out = lift(self.models, self.cfg, self.val.poses, self.val.confidence)
+        pred = out.pose_3d.double()
+        pred = pred - pred[:, ROOT : ROOT + 1]
+        return {"p_mpjpe_mm": float(p_mpjpe(pred, self.val.poses_3d))}
+
+    def _check_finite(self, sums: Dict[str, torch.Tensor], counts: Dict[str, int], where: str) -> Dict[str, float]:
+        # mean losses since the epoch began, averaged over the ranks: one all-reduce and one host
+        # synchronisation per call; NaN / inf stops every rank at once
+        vals = {k: float(v) / max(counts[k], 1) for k, v in D.mean_over_ranks(sums).items()}
+        bad = [k for k, v in vals.items() if not math.isfinite(v)]
+        if bad:
+            first = {k: int(t) for k, t in self._first_bad.items() if int(t) >= 0}
+            name = min(first, key=lambda k: first[k]) if first else bad[0]
+            at = f"at step {first[name]}" if name in first else where
+            last = self.run_dir / "last.pt"
+            kept = (f"the last good checkpoint {last} (epoch {self.epoch}) is intact"
+                    if last.exists() else "no checkpoint had been written yet")
+            raise TrainingStopped(
+                f"loss {name} became NaN or infinite {at} (detected {where}); training stopped, "
+                f"{kept}"
+            )
+        return vals
+
+    def fit(self, stop_after_epoch: Optional[int] = None) -> TrainResult:
+        """Run the remaining epochs. ``stop_after_epoch`` (tests) ends the run after that many
+        completed epochs, as if the process had been killed right after writing ``last.pt``."""
+        main = self.rank == 0  # only rank 0 writes files (the others wait at barriers)
+        self.tb = None
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(self.cfg.to_json())
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # optional
+
+                self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+            except Exception:
+                self.tb = None
+        tqdm = _tqdm(self.progress)
+        for model in self.models.values():
+            model.train()
+        while self.epoch < self.total_epochs:
+            if stop_after_epoch is not None and self.epoch >= stop_after_epoch:
+                break
+            t0 = time.time()
+            kind = self.epoch_kind(self.epoch)
+            batches = self._batches()
+            sums: Dict[str, torch.Tensor] = {}
+            counts: Dict[str, int] = {}
+            desc = f"{self.cfg.variant} epoch {self.epoch + 1}/{self.total_epochs} ({kind})"
+            bar = tqdm(batches, desc=desc, leave=False, dynamic_ncols=True)
+            for i, idx in enumerate(bar):
+                if kind == "warmup":
+                    losses = self.warmup_step(idx)
+                elif kind == "supervised":
+                    losses = self.supervised_step(idx)
+                elif self._step_kind(i) == "backbone":
+                    losses = self.backbone_step(idx)
+                else:
+                    losses = self.occlusion_step(idx)
+                self.step += 1
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach()
+                    counts[k] = counts.get(k, 0) + 1
+                if (i + 1) % SYNC_EVERY == 0:
+                    vals = self._check_finite(sums, counts, f"at step {self.step} (epoch {self.epoch + 1})")
+                    if hasattr(bar, "set_postfix"):
+                        bar.set_postfix({k: f"{v:.4f}" for k, v in vals.items()})
+            if hasattr(bar, "close"):
+                bar.close()
+            vals = self._check_finite(sums, counts, f"in epoch {self.epoch + 1} (by step {self.step})")
+            with warnings.catch_warnings():  # optimisers idle in the warm-up still decay
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                for s in self.schedulers.values():
+                    s.step()
+            self.epoch += 1
+            record: Dict[str, Any] = {
+                "epoch": self.epoch, "step": self.step, "kind": kind, "losses": vals,
+                "lr": self.schedulers["backbone"].get_last_lr()[0], "seconds": time.time() - t0,
+            }
+            improved = False
+            if main and self.val is not None and (self.epoch % self.cfg.data.val_every == 0
+                                         or self.epoch == self.total_epochs) and kind != "warmup":
+                v = self.validate()
+                record["val"] = v
+                if self.best_p_mpjpe is None or v["p_mpjpe_mm"] < self.best_p_mpjpe:
+                    self.best_p_mpjpe, self.best_epoch, improved = v["p_mpjpe_mm"], self.epoch, True
+            self.history.append(record)
+            if main:
+                with open(self.run_dir / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            if self.tb is not None:
+                for k, v in vals.items():
+                    self.tb.add_scalar(f"loss/{k}", v, self.epoch)
+                if "val" in record:
+                    self.tb.add_scalar("val/p_mpjpe_mm", record["val"]["p_mpjpe_mm"], self.epoch)
+            msg = " ".join(f"{k}={v:.4f}" for k, v in vals.items())
+            if "val" in record:
+                msg += f" | val P-MPJPE {record['val']['p_mpjpe_mm']:.1f} mm"
+            if self.progress:
+                print(f"[{self.cfg.variant}] epoch {self.epoch}/{self.total_epochs} {msg}",
+                      file=sys.stderr, flush=True)
+            state = None
+            if main and (improved or self.epoch % self.cfg.schedule.checkpoint_every == 0
+                         or self.epoch == self.total_epochs):
+                state = self.state()
+                save_checkpoint(self.run_dir / "last.pt", state)
+            if improved:
+                save_checkpoint(self.run_dir / "best.pt", state)
+            D.barrier()  # no rank runs ahead of rank 0's checkpoint
+        if self.tb is not None:
+            self.tb.close()
+        last = self.run_dir / "last.pt"
+        best = self.run_dir / "best.pt"
+        if main:
+            if not last.exists() or load_checkpoint(last)["epoch"] != self.epoch:
+                save_checkpoint(last, self.state())
+            if self.val is None and self.epoch == self.total_epochs:
+                # nothing to choose with: the final model is the one to use
+                save_checkpoint(best, self.state())
+        D.barrier()
+        return TrainResult(self.run_dir, last, best if best.exists() else last, self.epoch,
+                           self.step, self.best_p_mpjpe, self.history)
+
+
+def _tqdm(enabled: bool) -> Callable:
+    if enabled:
+        try:
+            from tqdm.auto import tqdm
+
+            return tqdm
+        except ImportError:  # pragma: no cover
+            pass
+    return lambda it, **kw: it
+
+
+def train(
+    cfg: Config,
+    run_dir: Union[str, Path],
+    data: Union[Poses2D, Poses3D],
+    normalizer: RootScaleNormalizer2D,
+    input_units: str,
+    val: Optional[Poses3D] = None,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after_epoch: Optional[int] = None,
+    device: Union[str, torch.device] = "cpu",
+) -> TrainResult:
+    """Train one variant (see :class:`Trainer`); ``resume`` continues from ``run_dir/last.pt``.
+
+    On resume the stored configuration must equal ``cfg`` (else ``ValueError``), and the stored
+    normaliser is used.
+    """
+    run_dir = Path(run_dir)
+    trainer = Trainer(cfg, data, normalizer, input_units, val, run_dir, progress, device)
+    main = trainer.rank == 0  # under torchrun: every rank resumes from rank 0's last.pt
+    if resume:
+        last = run_dir / "last.pt"
+        if last.exists():
+            ckpt = load_checkpoint(last)
+            stored = config_from_dict(json.loads(ckpt["config"]))
+            if stored != cfg:
+                raise ValueError(f"--resume: the configuration differs from the one stored in {last}")
+            trainer.normalizer = RootScaleNormalizer2D.from_state_dict(json.loads(ckpt["normalizer"]))
+            trainer.load_state(ckpt)
+            if main:
+                # the log may hold epochs after the checkpoint (killed in between): rewrite it
+                with open(run_dir / "metrics.jsonl", "w") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in trainer.history)
+                print(f"resuming {last} at epoch {trainer.epoch}, step {trainer.step}", file=sys.stderr)
+        elif main:
+            print(f"--resume: no {last}, starting from scratch", file=sys.stderr)
+    elif (run_dir / "last.pt").exists():
+        raise ValueError(f"{run_dir} already holds a run (last.pt); pass --resume or another --out")
+    D.barrier()  # every rank has read last.pt before rank 0 may overwrite it
+    return trainer.fit(stop_after_epoch=stop_after_epoch)
+
+
+# ---------------------------------------------------------------------- data for the CLI
+def synthetic_split(cfg: Config, seed: int):
+    """Embedded synthetic default: (train PoseDataset, validation PoseDataset), both "synthetic"."""
+    from .data_sources import synthetic_datasets
+
+    return synthetic_datasets(cfg.data.synthetic_poses, cfg.data.synthetic_views, seed)
+
+
+def prepare_training_data(cfg: Config, data: Optional[str], val: Optional[str]):
+    """Load (or synthesise) the training and validation data for ``cfg``.
+
+    Unsupervised variants get :class:`Poses2D` (2D only; 3D never loaded into the trainer's
+    object), the supervised one :class:`Poses3D`. Returns ``(train, val, normalizer, units)``.
+    """
+    from skelcl.data.pose_dataset import load_pose_dataset
+
+    from .inputs import (
+        dataset_to_2d, fit_normalizer, load_training_poses, subsample_dataset, to_poses2d,
+        to_poses3d,
+    )
+
+    seed = cfg.seed
+    if data is None:
+        tr_ds, va_ds = synthetic_split(cfg, seed)
+        tr_ds = subsample_dataset(tr_ds, cfg.data.max_train_poses, seed)
+        if val is not None:
+            va_ds = load_pose_dataset(val)
+        xy, conf, units = dataset_to_2d(tr_ds)
+        norm = fit_normalizer(xy, conf)
+        train_poses = to_poses3d(tr_ds, norm) if cfg.objective == "supervised" else to_poses2d(tr_ds, norm)
+        del tr_ds
+    elif cfg.objective == "supervised":
+        tr_ds = subsample_dataset(load_pose_dataset(data), cfg.data.max_train_poses, seed)
+        xy, conf, units = dataset_to_2d(tr_ds)
+        norm = fit_normalizer(xy, conf)
+        train_poses = to_poses3d(tr_ds, norm)
+        va_ds = load_pose_dataset(val) if val is not None else None
+    else:
+        train_poses, norm, units = load_training_poses(data, cfg.data.max_train_poses, seed)
+        va_ds = load_pose_dataset(val) if val is not None else None
+    val_poses = None
+    if va_ds is not None:
+        va_ds = subsample_dataset(va_ds, cfg.data.max_val_poses, seed + 1)
+        val_poses = to_poses3d(va_ds, norm)
+    return train_poses, val_poses, norm, units
+
+
+def train_cli(args) -> TrainResult:
+    """``train`` subcommand."""
+    from .config import load_config
+
+    overrides = {"seed": args.seed} if args.seed is not None else None
+    cfg = load_config(args.config, overrides)  # fails here, before any data is read
+    created = not D.is_initialized()
+    info = D.init_distributed(device=args.device)  # torchrun's process group, or one process
+    try:
+        train_poses, val_poses, norm, units = prepare_training_data(cfg, args.data, args.val)
+        src = "synthetic" if args.data is None else args.data
+        if info.is_main:
+            print(f"training {cfg.variant} ({cfg.objective}) on {len(train_poses)} poses from {src}"
+                  + (f", validating on {len(val_poses)} poses" if val_poses is not None else "")
+                  + (f", {info.world_size} processes ({info.backend})" if info.distributed else ""),
+                  file=sys.stderr)
+        res = train(cfg, args.out, train_poses, norm, units, val_poses if info.is_main else None,
+                    resume=args.resume, progress=not args.no_progress, device=info.device)
+        if info.is_main:
+            best = (f", best validation P-MPJPE {res.best_p_mpjpe:.1f} mm"
+                    if res.best_p_mpjpe is not None else "")
+            print(f"done: {res.epochs_done} epochs, {res.steps_done} steps{best}; checkpoints "
+                  f"{res.last} and {res.best}")
+    finally:
+        if created:
+            D.destroy_distributed()
+    return res
