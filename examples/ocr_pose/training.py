@@ -82,6 +82,11 @@ SYNC_EVERY = 10
 LIMB_JOINTS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
 
 
+def _rank_seed(seed: int, rank: int, step: int) -> int:
+    """Seed of the global torch RNG (dropout) of one process in multi-process training."""
+    return seed + 1_000_003 * (rank + 1) + step
+
+
 class TrainingStopped(RuntimeError):
     """Training stopped early (a loss became NaN or infinite)."""
 
@@ -208,6 +213,8 @@ class Trainer:
         self.progress = progress and self.rank == 0
         if cfg.schedule.sync_batchnorm and self.world_size > 1:
             self.models = D.convert_sync_batchnorm(self.models, self.device)
+        if self.world_size > 1:  # same initial weights everywhere, independent dropout per rank
+            torch.manual_seed(_rank_seed(cfg.seed, self.rank, 0))
         D.broadcast_module(self.models)  # identical start on every rank (seeded anyway)
         self.candidates = occludable_joints(cfg)
         self._setup_data_occlusion()  # on the CPU (seeded), before the data moves
@@ -359,6 +366,8 @@ class Trainer:
             self.generator.manual_seed(self.cfg.seed + int(ckpt["step"]))
         if self.device.type == "cuda" and "cuda" in ckpt["rng"]:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+        if self.world_size > 1:  # the checkpoint holds rank 0's stream; keep ranks independent
+            torch.manual_seed(_rank_seed(self.cfg.seed, self.rank, int(ckpt["step"])))
         self.epoch = int(ckpt["epoch"])
         self.step = int(ckpt["step"])
         self.backbone_steps = int(ckpt["backbone_steps"])
