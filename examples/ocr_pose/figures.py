@@ -98,7 +98,7 @@ def completion_figure(masked: Sequence[np.ndarray], visible: Sequence[np.ndarray
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{int((~np.asarray(visible[i], bool)).sum())} joints filled", fontsize=9)
-    fig.suptitle("2D completion: filled pose (solid), ground truth (dotted), orange = masked")
+    fig.suptitle("2D completion: masked joints (hollow, dotted bones) filled by the network; ground truth in grey")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
