@@ -9,6 +9,7 @@ on real data. Every output says "synthetic".
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -80,14 +81,17 @@ def demo(out: str = "outputs/demo", budget: str = "demo", seed: int = 0,
         "checkpoint": str(res.last)}
     (out_p / "results_synthetic.json").write_text(json.dumps(results, indent=1))
     print(text)
+    rel = os.path.relpath(sys.executable)  # e.g. .venv/bin/python when run via `make demo`
+    py = sys.executable if rel.startswith("..") else rel
     print(f"Outputs (synthetic data) in {out_p.resolve()}:\n"
           f"  table     {out_p / 'results_synthetic.md'}\n"
           f"  figures   {out_p / 'figures'}\n"
           f"  model     {res.last}\n"
           f"Done in {(time.time() - t0) / 60:.1f} min.\n"
           "Run on real data (see docs/tutorials/04_reproducing_ocr_pose.rst):\n"
-          "  python -m examples.ocr_pose reproduce --data-dir ../shared/data --out outputs/reproduce --budget quick\n"
-          f"  python -m examples.ocr_pose predict --checkpoint {res.last} --keypoints "
+          f"  {py} -m examples.ocr_pose reproduce --data-dir ../shared/data --out outputs/reproduce "
+          "--budget quick\n"
+          f"  {py} -m examples.ocr_pose predict --checkpoint {res.last} --keypoints "
           "../shared/data/pose2sim/pose2sim_balancing_openpose_body25b.npz --format pose2sim "
           "--out outputs/pose2sim_3d.npz --plot outputs/pose2sim_3d.png")
     return results
