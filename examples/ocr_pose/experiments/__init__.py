@@ -1,0 +1,1 @@
+"""One-off measurement scripts whose numbers appear in docs/results.md."""
