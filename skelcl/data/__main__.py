@@ -66,8 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _info(path: Path) -> str:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
     arrays = read_npz(path)
     keys = list(arrays)
     if "poses_2d" in keys:

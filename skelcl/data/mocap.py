@@ -316,11 +316,7 @@ def load_mocap(path: Union[str, Path], selection: Optional[Sequence[str]] = None
     """
     path = Path(path)
     where = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: no such mocap file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{where}: the file is empty")
-    arrays = read_npz(path)
+    arrays = read_npz(path, "mocap file")
     missing = [k for k in ("poses_3d_mm",) + _CLIP_KEYS if k not in arrays]
     if missing:
         raise ValueError(f"{where}: missing key(s) {missing}; found {sorted(arrays)}")

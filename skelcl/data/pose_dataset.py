@@ -482,14 +482,23 @@ def save_pose_dataset(dataset: PoseDataset, path: PathLike, compress: bool = Fal
     return path
 
 
-def read_npz(path: PathLike) -> Dict[str, np.ndarray]:
+def read_npz(path: PathLike, what: str = "file") -> Dict[str, np.ndarray]:
     """Every array of an ``.npz`` archive, read without pickle.
 
+    Args:
+        path: the archive.
+        what: what the file is, for the "no such ..." message (e.g. ``"mocap file"``).
+
     Raises:
+        FileNotFoundError: no such file.
         ValueError: the file is not a readable ``.npz`` archive (empty, truncated, corrupt, a
             single ``.npy`` array, or holding pickled objects); the message names the file.
     """
     where = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{where}: no such {what}")
+    if Path(path).stat().st_size == 0:
+        raise ValueError(f"{where}: the file is empty")
     try:
         obj = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -537,12 +546,8 @@ def load_pose_dataset(path: PathLike) -> PoseDataset:
     """
     path = Path(path)
     where = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: no such pose-dataset file")
-    if path.stat().st_size == 0:
-        raise PoseDatasetError(f"{where}: the file is empty")
     try:
-        arrays = read_npz(path)
+        arrays = read_npz(path, "pose-dataset file")
     except ValueError as exc:
         raise PoseDatasetError(str(exc)) from None
     for key in ("poses_2d", "image_size", "layout"):

@@ -15,7 +15,7 @@ Both functions draw from torch's global generator unless ``generator`` is given,
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -28,16 +28,7 @@ def init_lifter_weights(module: nn.Module, generator: Optional[torch.Generator] 
         module: any module; every ``nn.Linear`` and ``nn.BatchNorm1d`` inside it is reset.
         generator: optional random generator (must live on the parameters' device).
     """
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            std = math.sqrt(2.0 / m.in_features)
-            with torch.no_grad():
-                m.weight.normal_(0.0, std, generator=generator)
-                if m.bias is not None:
-                    m.bias.zero_()
-        elif isinstance(m, nn.BatchNorm1d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    _init_linear_and_batchnorm(module, lambda m: math.sqrt(2.0 / m.in_features), generator)
 
 
 def init_normal_weights(
@@ -50,10 +41,19 @@ def init_normal_weights(
         std: standard deviation of the weights (0.02 for the OCR-Pose discriminator).
         generator: optional random generator (must live on the parameters' device).
     """
+    _init_linear_and_batchnorm(module, lambda m: std, generator)
+
+
+def _init_linear_and_batchnorm(
+    module: nn.Module,
+    weight_std: Callable[[nn.Linear], float],
+    generator: Optional[torch.Generator],
+) -> None:
+    """``Linear`` weights ``N(0, weight_std(layer)²)``, zero biases; BN weight 1, bias 0."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             with torch.no_grad():
-                m.weight.normal_(0.0, std, generator=generator)
+                m.weight.normal_(0.0, weight_std(m), generator=generator)
                 if m.bias is not None:
                     m.bias.zero_()
         elif isinstance(m, nn.BatchNorm1d):
