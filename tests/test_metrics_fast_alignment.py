@@ -9,6 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.linalg import orthogonal_procrustes
 
 from skelcl.metrics import alignment, p_mpjpe
 from skelcl.metrics._inputs import reduce_joints, safe_norm
@@ -17,6 +18,13 @@ from skelcl.metrics.alignment import _horn_rotation, _procrustes
 from conftest import devices
 
 coord = st.floats(-1000, 1000, allow_nan=False, width=64)
+
+
+@pytest.fixture(autouse=True)
+def fast_path_at_any_size(monkeypatch):
+    """p_mpjpe uses the batched SVD below ``_SMALL_BATCH`` poses; these tests exercise the
+    SVD-free path on small batches too (except where a test says otherwise)."""
+    monkeypatch.setattr(alignment, "_SMALL_BATCH", 0)
 
 
 # ----------------------------------------------------------------------------- oracles
@@ -229,3 +237,149 @@ def test_method_svd_is_the_reference_and_bad_method_raises():
         torch.testing.assert_close(p_mpjpe(p, t, m, reduction="none"), ref, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="method"):
         p_mpjpe(p, t, method="eig")
+
+
+# ----------------------------------------------------------------------------- chunked CPU path
+def p_mpjpe_scipy_oracle(p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 per-pose P-MPJPE with scipy's ``orthogonal_procrustes`` and the reflection fix,
+    one pose at a time; also the conditioning ``sigma_1 / (sigma_2 + d sigma_3)`` of each
+    pose's optimal rotation (large: nearly non-unique)."""
+    out, cond = [], []
+    for a, b in zip(p.reshape(-1, *p.shape[-2:]), t.reshape(-1, *t.shape[-2:])):
+        a0, b0 = a - a.mean(0), b - b.mean(0)
+        r, _ = orthogonal_procrustes(a0, b0)  # argmin |a0 r - b0|, possibly a mirror
+        sv = np.linalg.svd(a0.T @ b0, compute_uv=False)
+        d = 1.0
+        if np.linalg.det(r) < 0:  # the best proper rotation flips the weakest direction
+            u, _, vt = np.linalg.svd(a0.T @ b0)
+            r, d = u @ np.diag([1.0, 1.0, -1.0]) @ vt, -1.0
+        rotated = a0 @ r
+        scale = (rotated * b0).sum() / max((a0 * a0).sum(), 1e-300)
+        out.append(np.linalg.norm(scale * rotated - b0, axis=-1).mean())
+        cond.append(sv[0] / max(sv[1] + d * sv[2], 1e-300))
+    return np.array(out).reshape(p.shape[:-2]), np.array(cond).reshape(p.shape[:-2])
+
+
+def near_degenerate_poses(rng: np.random.Generator, kind: str, eps: float, noise: float,
+                          mirror: bool, n: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """``(pred, target)`` float64 ``(n, 17, 3)``: targets generic, planar or nearly so, nearly
+    collinear, or of tiny spread far from the origin; predictions a (possibly mirrored)
+    similarity of them plus noise relative to their spread (or a nearly collapsed copy)."""
+    t = rng.normal(0.0, 300.0, size=(n, 17, 3))
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    if kind == "near_planar":
+        t[..., 2] *= eps
+        t = t @ q.T
+    elif kind == "near_collinear":
+        t = rng.normal(0.0, 300.0, size=(n, 17, 1)) * q[0] + eps * t
+    elif kind == "tiny_spread_far":
+        t = 1e4 + eps * t
+    spread = np.linalg.norm(t - t.mean(-2, keepdims=True), axis=-1).mean()
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.linalg.det(q)) * (-1.0 if mirror else 1.0)
+    s = 1e-6 if kind == "collapsing_pred" else rng.uniform(0.5, 2.0)
+    p = s * t @ q.T + rng.normal(0, 300, 3) + rng.normal(0.0, noise * spread, t.shape)
+    return p, t
+
+
+@given(seed=st.integers(0, 2**32 - 1),
+       kind=st.sampled_from(["generic", "near_planar", "near_collinear", "tiny_spread_far",
+                             "collapsing_pred"]),
+       eps=st.sampled_from([1e-2, 1e-4]), noise=st.sampled_from([0.0, 1e-3, 0.1, 1.0]),
+       mirror=st.booleans())
+def test_fast_float64_equals_scipy_oracle_near_degenerate(seed, kind, eps, noise, mirror):
+    """The SVD-free path (with the rows it hands to the SVD) equals scipy's Procrustes loop
+    with the reflection fix, also on nearly planar / collinear / collapsed / tiny poses: to
+    1e-7 relative, plus rounding amplified by the conditioning of the optimal rotation."""
+    rng = np.random.default_rng(seed)
+    p, t = near_degenerate_poses(rng, kind, eps, noise, mirror)
+    got = p_mpjpe(torch.from_numpy(p), torch.from_numpy(t), reduction="none").numpy()
+    want, cond = p_mpjpe_scipy_oracle(p, t)
+    spread = np.linalg.norm(t - t.mean(-2, keepdims=True), axis=-1).mean(-1)
+    tol = 1e-7 * want + (1e-9 + 1e-12 * cond) * spread
+    assert (np.abs(got - want) <= tol).all(), (got, want, cond)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the oracle's empty pose: NaN
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("masked", [False, True])
+def test_chunks_masks_and_special_rows(monkeypatch, dtype, masked):
+    """Several chunks (the last one partial): every reduction and alignment mode equals the
+    float64 loop oracle, with degenerate rows (collapsed target, collapsed prediction, no
+    visible joint), rows for the SVD fallback (collinear) and mirrored rows among them;
+    non-contiguous input is accepted and never modified."""
+    monkeypatch.setattr(alignment, "_CHUNK_POSES", 7)
+    g = np.random.default_rng(11)
+    t = g.normal(0, 300, size=(40, 17, 3))
+    p = np.stack([noisy_similarity(x, g, 20.0, bool(i % 3 == 0)) for i, x in enumerate(t)])
+    t[5] = 3.0  # collapsed target
+    p[12] = -2.0  # collapsed prediction
+    t[20] = np.outer(np.linspace(-1, 1, 17), [100.0, 50.0, 20.0])  # collinear: SVD fallback
+    mask = g.random((40, 17)) > 0.3 if masked else None
+    if masked:
+        mask[:, :4] = True
+        mask[33] = False  # no visible joint: NaN per pose, skipped by "mean"
+    pt = torch.tensor(np.swapaxes(p, 0, 1).copy(), dtype=dtype).transpose(0, 1)  # strided view
+    tt = torch.tensor(t, dtype=dtype)
+    assert not pt.is_contiguous()
+    before = (pt.clone(), tt.clone())
+    pd, td = pt.double().numpy(), tt.double().numpy()
+    m = None if mask is None else torch.from_numpy(mask)
+    tol = dict(rtol=1e-9, atol=1e-9) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-3)
+    for fit in (True, False):
+        got = p_mpjpe(pt, tt, m, reduction="none", align_visible_only=fit)
+        assert got.dtype == dtype and got.shape == (40,)
+        want = p_mpjpe_oracle(pd, td, mask, fit_on_mask=fit)
+        np.testing.assert_allclose(got.double().numpy(), want, **tol)
+        if masked:
+            assert torch.isnan(got[33])
+            ok = mask.any(1)
+            mean = (want[ok] * mask[ok].sum(1)).sum() / mask.sum()
+        else:
+            mean = want.mean()
+        np.testing.assert_allclose(float(p_mpjpe(pt, tt, m, align_visible_only=fit)), mean, **tol)
+    assert torch.equal(pt, before[0]) and torch.equal(tt, before[1])
+
+
+def test_no_grad_and_autograd_paths_agree():
+    """The chunked in-place path (no autograd, early-stopping Newton, degenerate rows zeroed
+    afterwards) and the guarded out-of-place path used for autograd give the same values."""
+    g = np.random.default_rng(12)
+    t = g.normal(0, 300, size=(300, 17, 3))
+    p = np.stack([noisy_similarity(x, g, 100.0, i % 4 == 0) for i, x in enumerate(t)])
+    p[7], t[8] = 1.0, 2.0  # degenerate rows
+    t[9] = np.outer(np.linspace(-1, 1, 17), [100.0, 50.0, 20.0])  # SVD fallback
+    p[10] = g.normal(0, 300, size=(17, 3))  # unrelated pose: more Newton steps
+    pt, tt = torch.from_numpy(p), torch.from_numpy(t)
+    mask = torch.from_numpy(g.random((300, 17)) > 0.2)
+    for m in (None, mask):
+        plain = p_mpjpe(pt, tt, m, reduction="none")
+        tracked = p_mpjpe(pt.clone().requires_grad_(True), tt, m, reduction="none")
+        torch.testing.assert_close(tracked.detach(), plain, rtol=1e-12, atol=1e-9)
+
+
+def test_nan_in_a_later_chunk_raises_with_its_index(monkeypatch):
+    monkeypatch.setattr(alignment, "_CHUNK_POSES", 4)
+    p, t = torch.randn(10, 17, 3), torch.randn(10, 17, 3)
+    p[9, 2, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"pred: contains NaN or inf \(first at index \(9, 2, 1"):
+        p_mpjpe(p, t)
+    t[6, 0, 0] = float("nan")
+    mask = torch.ones(10, 17, dtype=torch.bool)
+    mask[6, 0] = False  # a masked-out NaN still raises
+    with pytest.raises(ValueError, match=r"target: contains NaN or inf \(first at index \(6, 0, 0"):
+        p_mpjpe(p.nan_to_num(posinf=0.0), t, mask)
+
+
+def test_small_batches_use_the_svd_path(monkeypatch):
+    """Below ``_SMALL_BATCH`` poses ``method="auto"`` is the SVD path itself; above, the fast
+    path agrees with it."""
+    monkeypatch.setattr(alignment, "_SMALL_BATCH", 128)
+    g = torch.Generator().manual_seed(13)
+    t = torch.randn(130, 17, 3, generator=g, dtype=torch.float64)
+    p = 1.2 * t + 0.2 * torch.randn(130, 17, 3, generator=g, dtype=torch.float64)
+    small = p_mpjpe(p[:127], t[:127], reduction="none")
+    assert torch.equal(small, p_mpjpe(p[:127], t[:127], reduction="none", method="svd"))
+    big = p_mpjpe(p, t, reduction="none")
+    torch.testing.assert_close(big, p_mpjpe(p, t, reduction="none", method="svd"), rtol=1e-10,
+                               atol=1e-12)

@@ -14,12 +14,14 @@ REDUCTIONS = ("mean", "none")
 
 def prepare(
     pred: TensorLike, target: TensorLike, mask: Optional[TensorLike], reduction: str,
-    dims: int = 3,
+    dims: int = 3, finite: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """Validate ``(pred, target, mask, reduction)``; return float tensors and a bool mask.
 
     Computation dtype: the promoted dtype of ``pred`` and ``target``, at least float32
     (float16/bfloat16 are upcast). ``mask`` is broadcast to ``pred.shape[:-1]``.
+    ``finite=False`` skips the NaN/inf check (two passes over the data): the caller must then
+    make it itself (``check_finite(p, "pred")``, ``check_finite(t, "target")``).
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
@@ -29,8 +31,9 @@ def prepare(
         raise ValueError(f"pred: expected shape (..., J, {dims}), got {tuple(p.shape)}")
     check_same_shape(p, t, "pred", "target")
     check_nonempty(p, "pred")
-    check_finite(p, "pred")
-    check_finite(t, "target")
+    if finite:
+        check_finite(p, "pred")
+        check_finite(t, "target")
     dtype = torch.promote_types(p.dtype, t.dtype)
     if dtype in (torch.float16, torch.bfloat16):
         dtype = torch.float32
