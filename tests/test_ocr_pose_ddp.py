@@ -1,6 +1,6 @@
-"""OCR-Pose example on several processes: sharding, synchronised batch norm, gradient averaging,
-and the equivalence of a 2-process run (gloo, CPU) with a single-process run on the same global
-batch.
+"""OCR-Pose example on several processes: sharding, synchronised batch norm, gradient averaging
+by DistributedDataParallel, and the equivalence of a 2-process run (gloo, CPU) with a
+single-process run on the same global batch.
 
 The multi-process part launches this very file with ``torch.distributed.run`` (``torchrun``) once;
 the workers save what they computed and the test process compares it with oracles computed here
@@ -42,6 +42,18 @@ INTEGRATED = "sync_batchnorm" in {f.name for f in dataclasses.fields(ScheduleCon
 needs_trainer = pytest.mark.skipif(
     not INTEGRATED, reason="examples/ocr_pose/training.py lacks the data-parallel integration "
     "(no schedule.sync_batchnorm)")
+
+#: A second configuration for the equivalence test: the paths the first one does not take.
+#: ``depth_input = "feature"`` with ``w_rot = 0`` leaves the rotation decoder without gradient
+#: in the backbone step (DDP with ``find_unused_parameters``); setting (d) (data-occluded poses
+#: re-erased as positives); separate Adam states for ``L_occlusion``.
+CFG_VARIANT_B = {
+    **CFG_OVERRIDES,
+    "model": {**CFG_OVERRIDES["model"], "depth_input": "feature"},
+    "loss": {"w_rot": 0.0},
+    "occlusion": {"data_occlusion_rate": 0.5},
+    "schedule": {**CFG_OVERRIDES["schedule"], "shared_optimizer": False},
+}
 
 #: The command-line runs use the default, per-process batch norm.
 CLI_OVERRIDES = {**CFG_OVERRIDES, "schedule": {**CFG_OVERRIDES["schedule"], "sync_batchnorm": False}}
@@ -154,6 +166,32 @@ def run_steps(trainer) -> list:
     return out
 
 
+def _keep_local_gradient(state, bucket):  # pragma: no cover - runs under torchrun
+    """A DDP communication hook that does not communicate: every rank keeps its own gradient."""
+    fut = torch.futures.Future()
+    fut.set_result(bucket.buffer())
+    return fut
+
+
+def _count_ddp_traffic(trainer):  # pragma: no cover - runs under torchrun
+    """Count, per step module, the forwards through its DDP wrapper and the gradient buckets its
+    reducer all-reduces (DDP's own all-reduce, wrapped by a counting communication hook)."""
+    from collections import Counter
+
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+    forwards, buckets = Counter(), Counter()
+    for kind, m in trainer.step_losses.items():
+        m.register_forward_pre_hook(lambda mod, args, kind=kind: forwards.update([kind]))
+
+        def hook(state, bucket, kind=kind):
+            buckets.update([kind])
+            return allreduce_hook(state, bucket)
+
+        m.register_comm_hook(None, hook)
+    return forwards, buckets
+
+
 def _worker(out_dir: Path) -> None:  # pragma: no cover - runs under torchrun
     torch.set_num_threads(1)
     info = D.init_distributed(device="cpu")
@@ -173,11 +211,12 @@ def _worker(out_dir: Path) -> None:  # pragma: no cover - runs under torchrun
     x3 = torch.randn(8, 5, 3, generator=g, dtype=torch.float64)  # (N, C, L) input
     bn3 = D.convert_sync_batchnorm(nn.BatchNorm1d(5).double())
     res["bn3"] = {"y": bn3(D.shard_batch(x3)).detach(), "rv": bn3.running_var.clone()}
-    # 2. gradient averaging and the global masked mean
-    p = nn.Parameter(torch.zeros(3, dtype=torch.float64))
-    p.grad = torch.full((3,), float(rank + 1), dtype=torch.float64)
-    D.allreduce_gradients([p])
-    res["avg_grad"] = p.grad.clone()
+    # 2. gradient averaging (DDP through D.data_parallel) and the global masked mean
+    lin = nn.Linear(3, 1, bias=False).double()
+    ddp = D.data_parallel(lin)
+    res["wrapper"] = type(ddp).__name__
+    ddp(torch.full((1, 3), float(rank + 1), dtype=torch.float64)).sum().backward()
+    res["avg_grad"] = lin.weight.grad.reshape(-1).clone()
     v = torch.arange(16, dtype=torch.float64).reshape(8, 2)
     w = (torch.arange(16).reshape(8, 2) % 3) == 0
     res["masked_mean"] = D.mean_over_ranks({"m": D.global_masked_mean(D.shard_batch(v), D.shard_batch(w))})["m"]
@@ -191,8 +230,23 @@ def _worker(out_dir: Path) -> None:  # pragma: no cover - runs under torchrun
     cfg = load_config("tiny", CFG_OVERRIDES)
     torch.set_default_dtype(torch.float64)
     tr = _trainer64(cfg, out_dir / "steps")
+    res["step_modules"] = {k: type(m).__name__ for k, m in tr.step_losses.items()}
+    forwards, buckets = _count_ddp_traffic(tr)
     res["losses"] = run_steps(tr)
+    res["forwards"], res["buckets"] = dict(forwards), dict(buckets)
     res["state"] = {k: m.state_dict() for k, m in tr.models.items()}
+    # negative control: the same run with DDP's all-reduce replaced by "keep the local
+    # gradient" (a communication hook); if anything else averaged the gradients, the ranks
+    # would still agree
+    tr = _trainer64(cfg, out_dir / "local")
+    for m in tr.step_losses.values():
+        m.register_comm_hook(None, _keep_local_gradient)
+    run_steps(tr)
+    res["state_local_grads"] = {k: m.state_dict() for k, m in tr.models.items()}
+    tr = _trainer64(load_config("tiny", CFG_VARIANT_B), out_dir / "steps_b")
+    res["b_find_unused"] = {k: m.find_unused_parameters for k, m in tr.step_losses.items()}
+    res["b_losses"] = run_steps(tr)
+    res["b_state"] = {k: m.state_dict() for k, m in tr.models.items()}
     torch.set_default_dtype(torch.float32)
     torch.save(res, out_dir / f"rank{rank}.pt")
     D.barrier()
@@ -261,13 +315,61 @@ def test_sync_batchnorm_equals_batchnorm_on_the_global_batch(ddp_run):
 
 def test_gradient_averaging_and_global_masked_mean(ddp_run):
     _, res = ddp_run
+    # d/dw sum(w . x) = x = (rank + 1) * ones on each rank: DDP averages to mean(1..N)
     mean = sum(range(1, WORLD + 1)) / WORLD
     v = torch.arange(16, dtype=torch.float64).reshape(8, 2)
     w = (torch.arange(16).reshape(8, 2) % 3) == 0
     expected = float(v[w].sum()) / int(w.sum())
     for out in res:
+        assert out["wrapper"] == "DistributedDataParallel"
         assert torch.equal(out["avg_grad"], torch.full((3,), mean, dtype=torch.float64))
         assert float(out["masked_mean"]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_data_parallel_is_the_module_itself_in_one_process():
+    lin = nn.Linear(3, 2)
+    assert D.data_parallel(lin) is lin
+
+
+@needs_trainer
+def test_distributed_data_parallel_averages_the_trainers_gradients(ddp_run):
+    """Every step module is a DDP wrapper; each update ran exactly one forward through exactly
+    one wrapper; DDP's reducer all-reduced gradient buckets for every kind of update; and with
+    DDP's all-reduce replaced by a hook that keeps each rank's own gradient, the ranks' weights
+    drift apart (so nothing else averages the gradients)."""
+    _, res = ddp_run
+    n_warm, n_main = N_STEPS_PER_EPOCH, N_STEPS_PER_EPOCH  # run_steps: one warm-up, one main epoch
+    n_backbone = sum(1 for i in range(n_main) if i % 2 == 0)  # backbone:occlusion 1:1
+    expected = {"warmup": n_warm, "backbone": n_backbone, "disc": n_backbone,  # disc_every = 1
+                "occlusion": n_main - n_backbone}
+    for out in res:
+        assert set(out["step_modules"]) == set(expected)
+        assert set(out["step_modules"].values()) == {"DistributedDataParallel"}
+        assert out["forwards"] == expected
+        assert set(out["buckets"]) == set(expected) and min(out["buckets"].values()) >= 1
+    local = [out["state_local_grads"]["lifter"] for out in res]
+    assert any(not torch.equal(local[0][k], local[1][k]) for k in local[0])
+    for name in ("lifter", "filler", "disc"):
+        for k, v in res[0]["state"][name].items():
+            if v.is_floating_point() and "running" not in k:  # weights; running BN stats are per rank
+                assert torch.equal(res[1]["state"][name][k], v), (name, k)
+
+
+def _assert_same_as_one_process(res, ref, losses, key_losses, key_state):
+    for out in res:
+        assert len(out[key_losses]) == len(losses)
+        for i, (a, b) in enumerate(zip(out[key_losses], losses)):
+            assert a.keys() == b.keys(), i
+            for k in a:
+                assert a[k] == pytest.approx(b[k], rel=1e-9, abs=1e-12), (i, k, a[k], b[k])
+        for name, m in ref.models.items():
+            for k, v in m.state_dict().items():
+                # atol: biases right before a BatchNorm have a zero gradient in exact arithmetic;
+                # Adam turns their float64 rounding noise into ~1e-11 steps
+                torch.testing.assert_close(out[key_state][name][k], v, rtol=1e-9, atol=1e-9,
+                                           msg=lambda s, n=name, k=k: f"{n}.{k}: {s}")
+    for k, v in res[0][key_state]["lifter"].items():  # the ranks hold identical models
+        assert torch.equal(res[1][key_state]["lifter"][k], v), k
 
 
 @needs_trainer
@@ -280,20 +382,24 @@ def test_two_processes_equal_one_process_on_the_same_global_batch(ddp_run, tmp_p
     losses = run_steps(ref)
     kinds = [set(step) for step in losses]
     assert {"l_pf"} in kinds and any("l_disc" in k for k in kinds) and any("l_ve" in k for k in kinds)
+    _assert_same_as_one_process(res, ref, losses, "losses", "state")
+
+
+@needs_trainer
+def test_two_processes_equal_one_process_with_unused_parameters_and_setting_d(
+        ddp_run, tmp_path, float64_default):
+    from examples.ocr_pose.config import load_config
+
+    _, res = ddp_run
+    ref = _trainer64(load_config("tiny", CFG_VARIANT_B), tmp_path / "single_b")
+    losses = run_steps(ref)
+    assert not any("l_rot" in step for step in losses) and any("l_ti" in step for step in losses)
+    # the rotation decoder got no gradient in one process either
+    assert ref.models["lifter"].rot_decoder.weight.grad is None
     for out in res:
-        assert len(out["losses"]) == len(losses)
-        for i, (a, b) in enumerate(zip(out["losses"], losses)):
-            assert a.keys() == b.keys(), i
-            for k in a:
-                assert a[k] == pytest.approx(b[k], rel=1e-9, abs=1e-12), (i, k, a[k], b[k])
-        for name, m in ref.models.items():
-            for k, v in m.state_dict().items():
-                # atol: biases right before a BatchNorm have a zero gradient in exact arithmetic;
-                # Adam turns their float64 rounding noise into ~1e-11 steps
-                torch.testing.assert_close(out["state"][name][k], v, rtol=1e-9, atol=1e-9,
-                                           msg=lambda s, n=name, k=k: f"{n}.{k}: {s}")
-    for k, v in res[0]["state"]["lifter"].items():  # the ranks hold identical models
-        assert torch.equal(res[1]["state"]["lifter"][k], v), k
+        assert out["b_find_unused"] == {"warmup": False, "backbone": True, "disc": False,
+                                        "occlusion": False}
+    _assert_same_as_one_process(res, ref, losses, "b_losses", "b_state")
 
 
 @needs_trainer

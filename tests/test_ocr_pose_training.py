@@ -180,3 +180,225 @@ def test_trains_and_resumes_on_cuda(tmp_path):
     for state in load_checkpoint(tmp_path / "last.pt")["models"].values():
         for t in state.values():
             assert t.device.type == "cpu" and torch.isfinite(t.float()).all()
+
+
+# ---------------------------------------------------------------------------- step modules
+def _step_inputs(tr: Trainer, kind: str, b: int = 16):
+    """Inputs of step module ``kind`` for the first ``b`` training poses (the trainer's draws)."""
+    idx = torch.arange(b)
+    x, dv, n = tr._batch(idx)
+    if kind == "supervised":
+        return x, tr.data.poses_3d[:b].to(x.dtype) / 1000.0
+    vis = tr._visibility(x, dv, n)
+    if kind == "warmup":
+        return x, dv, vis
+    if kind == "backbone":
+        return x, dv, vis if "filler" in tr.models else None, tr._rotations(idx)
+    if kind == "disc":
+        return x, x.flip(0)
+    return x, x, dv, vis, tr._rotations(idx), tr._visibility(x, torch.ones_like(dv), n)
+
+
+def _supervised_data():
+    x = _poses()
+    g = torch.Generator().manual_seed(1)
+    p3 = torch.cat([x, 0.05 * torch.randn(96, 17, 1, generator=g)], -1).double() * 1000
+    return Poses3D(x, torch.ones(96, 17), p3 - p3[:, :1], None)
+
+
+@pytest.mark.parametrize("variant, extra", [
+    ("ocr_pose", {}),
+    ("baseline", {}),
+    ("no_decouple", {"loss": {"ticlr": True, "veclr": True},  # plain lifter with contrast
+                     "schedule": {"occlusion_steps": 1}}),
+    ("ocr_pose", {"model": {"depth_input": "feature"},  # rotation decoder unused w/o L_rot
+                  "loss": {"w_rot": 0.0, "hard_negative_miner": False}}),
+    ("supervised", {}),
+    ("supervised", {"model": {"lifter": "decoupled", "depth_input": "feature"}}),
+])
+def test_step_modules_register_exactly_the_parameters_that_get_gradients(tmp_path, variant, extra):
+    """What DDP relies on: in the backward of a step module's loss, every parameter that gets a
+    gradient is registered in that module (else DDP would not average it), and every registered
+    parameter gets one unless ``find_unused_parameters`` says otherwise."""
+    from examples.ocr_pose.training import find_unused_parameters, weighted_total
+
+    cfg = _cfg(variant, **extra)
+    data = (_supervised_data() if variant == "supervised"
+            else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)))
+    tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path, progress=False)
+    kinds = set(tr.step_losses)
+    assert kinds == ({"supervised"} if variant == "supervised" else
+                     {"backbone", "disc"} | ({"warmup"} if "filler" in tr.models else set())
+                     | ({"occlusion"} if cfg.uses_contrast else set()))
+    for kind, module in tr.step_losses.items():
+        assert module is not None and isinstance(module, torch.nn.Module)
+        for p in tr.models.parameters():
+            p.grad = None
+        out = module(*_step_inputs(tr, kind))
+        losses = out.losses if kind == "backbone" else out
+        assert all(torch.isfinite(v) for v in losses.values())
+        weighted_total(losses, cfg).backward() if kind in ("backbone", "occlusion") else \
+            sum(losses.values()).backward()
+        registered = {id(p) for p in module.parameters()}
+        got = {id(p) for p in tr.models.parameters() if p.grad is not None}
+        assert registered and got <= registered, kind
+        assert (got == registered) != find_unused_parameters(kind, cfg), kind
+        if kind == "backbone" and "disc" in tr.models:  # detached weights inside L_adv
+            assert all(p.grad is None and p.requires_grad for p in tr.models["disc"].parameters())
+
+
+def test_one_forward_per_backward_is_enforced(tmp_path):
+    tr = Trainer(_cfg(), Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)), _norm(), "camera",
+                 None, tmp_path, progress=False)
+    tr._forward("warmup", *_step_inputs(tr, "warmup"))
+    with pytest.raises(RuntimeError, match="pending"):
+        tr.backbone_step(torch.arange(32))
+    tr._pending = None
+    with pytest.raises(RuntimeError, match="without a step-module forward"):
+        tr._optimise(torch.zeros((), requires_grad=True), [])
+
+
+class _HostSyncs:
+    """Records the aten calls that read a tensor's value on the host (``.item()``, ``bool()``,
+    ``float()``: ``_local_scalar_dense``) or whose output shape depends on values (a sync on
+    CUDA), outside ``torch.optim`` (Adam reads its CPU step counter, not a device value)."""
+
+    def __init__(self):
+        import sys
+
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        ops = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default,
+               torch.ops.aten.masked_select.default, torch.ops.aten.unique_consecutive.default,
+               torch.ops.aten._unique2.default}
+        calls = self.calls = []
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                if func in ops:
+                    where, f = [], sys._getframe(1)
+                    while f is not None:
+                        where.append(f"{f.f_code.co_filename}:{f.f_lineno}")
+                        f = f.f_back
+                    if not any("torch/optim" in w for w in where):
+                        calls.append((str(func), where[:8]))
+                return func(*args, **(kwargs or {}))
+
+        self.mode = Mode()
+
+
+@pytest.mark.parametrize("variant", ["ocr_pose", "occluded_training", "supervised"])
+def test_training_steps_make_no_host_synchronisation(tmp_path, variant):
+    cfg = _cfg(variant, schedule={"disc_every": 1})
+    data = (_supervised_data() if variant == "supervised"
+            else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)))
+    tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path, progress=False)
+    idx = torch.arange(32)
+    steps = ([tr.supervised_step] if variant == "supervised"
+             else [tr.warmup_step, tr.backbone_step, tr.occlusion_step])
+    for step in steps:  # once outside (lazy initialisation), then under the recorder
+        step(idx)
+    rec = _HostSyncs()
+    with rec.mode:
+        for step in steps:
+            losses = step(idx)
+    assert rec.calls == []
+    assert all(torch.isfinite(v) for v in losses.values())
+    probe = _HostSyncs()  # the recorder does see a host read
+    with probe.mode:
+        bool(torch.ones(2).sum() > 0)
+    assert len(probe.calls) == 1
+
+
+def test_bf16_autocast_option(tmp_path):
+    """``schedule.autocast = "bfloat16"``: the networks run in bfloat16 (parameters, gradients,
+    losses and the geometry stay float32); one update's losses agree with float32 to bfloat16
+    precision, and the default (``null``) is plain float32."""
+    from examples.ocr_pose.config import ConfigError
+
+    data = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool))
+    res = {}
+    for amp in (None, "bfloat16"):
+        cfg = _cfg(schedule={"autocast": amp, "disc_every": 1})
+        tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path / str(amp), progress=False)
+        assert all(m.autocast == (None if amp is None else torch.bfloat16)
+                   for m in tr.step_losses.values() if hasattr(m, "autocast") and m is not
+                   tr.step_losses.get("warmup"))
+        idx = torch.arange(64)
+        res[amp] = {**tr.backbone_step(idx), **tr.occlusion_step(idx)}
+        for p in tr.models.parameters():
+            assert p.dtype == torch.float32 and (p.grad is None or p.grad.dtype == torch.float32)
+    for k, v in res[None].items():
+        assert res["bfloat16"][k].dtype == torch.float32
+        assert float(res["bfloat16"][k].detach()) == pytest.approx(float(v.detach()), rel=0.05, abs=1e-3), k
+    assert any(not torch.equal(res["bfloat16"][k], v) for k, v in res[None].items())
+    with pytest.raises(ConfigError, match="schedule.autocast"):
+        _cfg(schedule={"autocast": "float8"})
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
+def test_onednn_matmul_mode_against_float64():
+    """``OneDnnMatmul`` (``schedule.cpu_matmul = "onednn"``): linear layers and 2-D products,
+    values and gradients, against float64 PyTorch; other dtypes and shapes pass through."""
+    from examples.ocr_pose.training import OneDnnMatmul
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(37, 21, generator=g, requires_grad=True)
+    w = torch.randn(13, 21, generator=g, requires_grad=True)
+    b = torch.randn(13, generator=g, requires_grad=True)
+    m = torch.randn(13, 9, generator=g, requires_grad=True)
+    c = torch.randn(37, 9, generator=g)
+    with OneDnnMatmul():
+        y = torch.nn.functional.linear(x, w, b) @ m + torch.matmul(x, w.t()) @ m.detach()
+        y64 = torch.nn.functional.linear(x.double(), w.double())  # float64: passes through
+        y3 = torch.nn.functional.linear(x[None], w)  # 3-D: passes through
+    assert y64.dtype == torch.float64 and y3.shape == (1, 37, 13)
+    (y * c).sum().backward()
+    xd, wd, bd, md = (t.detach().double().requires_grad_() for t in (x, w, b, m))
+    yd = (xd @ wd.T + bd) @ md + (xd @ wd.T) @ md.detach()
+    (yd * c.double()).sum().backward()
+    torch.testing.assert_close(y.double(), yd, rtol=1e-5, atol=1e-5)
+    for t, td in ((x, xd), (w, wd), (b, bd), (m, md)):
+        torch.testing.assert_close(t.grad.double(), td.grad, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
+def test_cpu_matmul_onednn_option_trains_like_the_default(tmp_path):
+    data = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool))
+    res = {}
+    for opt in (None, "onednn"):
+        cfg = _cfg(schedule={"cpu_matmul": opt, "disc_every": 1}, model={"dropout": 0.0})
+        tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path / str(opt), progress=False)
+        assert all(m.cpu_matmul == opt for m in tr.step_losses.values())
+        idx = torch.arange(64)
+        res[opt] = [{k: float(v.detach()) for k, v in {**tr.backbone_step(idx),
+                                                      **tr.occlusion_step(idx)}.items()}
+                    for _ in range(2)]
+    for a, b in zip(res[None], res["onednn"]):
+        for k in a:
+            assert b[k] == pytest.approx(a[k], rel=1e-3, abs=1e-5), k
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_rotation_loss_cannot_reshape_the_depth_through_the_cycle(detach):
+    """``loss.rot_detach_relift``: L_rot's gradient reaches the depth head only through JR2D (the
+    projection of the lifted depth); with the detached re-lift pass it must not reach it at all."""
+    from examples.ocr_pose.model import build_models
+    from examples.ocr_pose.training import BackboneLoss
+    from skelcl.geometry import sample_view_rotation
+
+    cfg = _cfg("decouple", loss={"rot_detach_relift": detach, "w_rot": 0.1})
+    models = build_models(cfg)
+    lifter = models["lifter"]
+    step = BackboneLoss(lifter, models["filler"], models["disc"], cfg)
+    g = torch.Generator().manual_seed(0)
+    x = 0.05 * torch.randn(32, 17, 2, generator=g)
+    ones = torch.ones(32, 17, dtype=torch.bool)
+    rot = sample_view_rotation(32, generator=g)
+    out = step(x, ones, ones, rot)
+    out.losses["l_rot"].backward()
+    head = [p.grad for p in lifter.depth_out.parameters()]
+    trunk = [p.grad for p in lifter.rot_decoder.parameters()]
+    assert all(t is not None and t.abs().sum() > 0 for t in trunk)  # L_rot trains the rotation
+    reached = any(h is not None and h.abs().sum() > 0 for h in head)
+    assert reached is (not detach)

@@ -50,6 +50,11 @@ class ModelConfig:
         dropout: dropout probability inside the residual blocks (0.25).
         occ_dim: dimension of the occlusion-aware feature ``f_occ`` (512).
         rotation_representation: how ``f_rot`` is decoded to SO(3) (``"6d"``).
+        rot_dim: dimension of the view-dependent feature ``f_rot`` (our choice: 128).
+        depth_input: what the decoupled encoder's depth head reads besides ``f_occ`` (our
+            choice, the paper lost it): ``"rotation"`` (the decoded ``Rot(f_rot)``, 9 numbers)
+            or ``"feature"`` (``f_rot`` itself); see
+            :class:`skelcl.models.DecoupledLiftingEncoder`.
         filling: whether the pose filling network ``Φ_F`` completes masked 2D poses.
         fill_hidden: hidden width of ``Φ_F`` (128).
         fill_layers: layers of ``Φ_F`` (4).
@@ -64,6 +69,8 @@ class ModelConfig:
     dropout: float = 0.25
     occ_dim: int = 512
     rotation_representation: str = "6d"
+    rot_dim: int = 128
+    depth_input: str = "rotation"
     filling: bool = True
     fill_hidden: int = 128
     fill_layers: int = 4
@@ -84,6 +91,13 @@ class LossConfig:
         ticlr, veclr: enable the two contrastive modules.
         hard_negative_miner: weight negatives with the attention miner ``Φ_A`` (paper Eqs. 6-7).
         rotation_distance: ``"geodesic"`` or ``"frobenius"`` for ``L_rot`` (our choice).
+        rot_detach_relift: ``L_rot``'s rotation of the rotated view, ``Rot(f_rot(JR2D))``, is
+            computed by an extra encoder pass on a *detached* ``JR2D`` (our choice, default), so
+            that ``L_rot`` trains the rotation estimate and the shared trunk but cannot reshape
+            the lifted depths that produce its own input. ``false`` reuses the cycle's re-lift
+            (gradient through ``JR2D`` into the first lift's depth). Measured on real data
+            (``docs/results.md``): with ``false`` the decoupled variants' validation error
+            collapses after a few thousand steps.
         pf_joints: ``"masked"`` or ``"all"``: joints over which ``L_pf`` is averaged (our choice).
         clamp_2d: clamp of the projected ``JR2D`` (baseline: 0.2 normalised units); ``null`` off.
         adversarial: use the LSGAN discriminator (off only for ablations / the supervised run).
@@ -101,6 +115,7 @@ class LossConfig:
     veclr: bool = True
     hard_negative_miner: bool = True
     rotation_distance: str = "geodesic"
+    rot_detach_relift: bool = True
     pf_joints: str = "masked"
     clamp_2d: Optional[float] = 0.2
     adversarial: bool = True
@@ -130,6 +145,17 @@ class ScheduleConfig:
             (our choice, default): the weights ``w_ti``, ``w_ve`` then act relative to the
             backbone's gradient scale. With separate Adam states (``false``) Adam's per-parameter
             normalisation makes those weights almost irrelevant.
+        autocast: ``null`` (default: float32 throughout) or ``"bfloat16"``: the lifter /
+            encoder and discriminator forwards run under :func:`torch.autocast` in bfloat16
+            (on CPUs with native bfloat16 arithmetic, e.g. AVX512-BF16 / AMX, and on GPUs);
+            parameters, gradients, optimiser states, the filling network, the cycle's geometry
+            and every loss stay float32. Faster, at bfloat16 precision of the networks'
+            activations (about 3 significant digits; see ``benchmarks/bench_train_step.py``).
+        cpu_matmul: ``null`` (default: PyTorch's GEMMs, i.e. the BLAS behind ``torch.mm``) or
+            ``"onednn"``: on the CPU, the float32 ``Linear`` layers and 2-D matrix products of
+            every update (forward and backward) run on oneDNN's GEMM. Same float32 arithmetic
+            in another summation order (results differ at rounding level); about twice as fast
+            per GEMM where the BLAS is slow (MKL on AMD CPUs). No effect on CUDA.
     """
 
     epochs: int = 100
@@ -145,6 +171,8 @@ class ScheduleConfig:
     checkpoint_every: int = 1
     sync_batchnorm: bool = False
     shared_optimizer: bool = True
+    autocast: Optional[str] = None
+    cpu_matmul: Optional[str] = None
 
 
 @dataclass
@@ -263,12 +291,13 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {
     "objective": ("unsupervised", "supervised"),
     "model.lifter": ("plain", "decoupled"),
     "model.rotation_representation": ("6d",),
+    "model.depth_input": ("rotation", "feature"),
     "loss.rotation_distance": ("geodesic", "frobenius"),
     "loss.pf_joints": ("masked", "all"),
     "occlusion.occludable": ("limbs", "all"),
 }
 _POSITIVE_INT = {
-    "model.hidden", "model.num_blocks", "model.occ_dim", "model.fill_hidden", "model.fill_layers",
+    "model.hidden", "model.num_blocks", "model.occ_dim", "model.rot_dim", "model.fill_hidden", "model.fill_layers",
     "model.disc_hidden", "model.disc_blocks", "schedule.batch_size", "schedule.disc_every",
     "schedule.checkpoint_every", "data.synthetic_poses", "data.synthetic_views", "data.val_every",
     "schedule.max_steps_per_epoch", "data.max_train_poses", "data.max_val_poses",
@@ -388,6 +417,10 @@ def _check_values(cfg: Config) -> None:
         raise ConfigError("schedule.occlusion_steps: must be >= 1 when loss.ticlr or loss.veclr is on")
     if cfg.objective == "unsupervised" and cfg.schedule.backbone_steps < 1:
         raise ConfigError("schedule.backbone_steps: must be >= 1 for an unsupervised variant")
+    if cfg.schedule.autocast not in (None, "bfloat16"):
+        raise ConfigError(f"schedule.autocast: expected null or 'bfloat16', got {cfg.schedule.autocast!r}")
+    if cfg.schedule.cpu_matmul not in (None, "onednn"):
+        raise ConfigError(f"schedule.cpu_matmul: expected null or 'onednn', got {cfg.schedule.cpu_matmul!r}")
     if (cfg.debug.nan_loss is None) != (cfg.debug.nan_at_step is None):
         raise ConfigError("debug.nan_loss: set both debug.nan_loss and debug.nan_at_step, or neither")
 

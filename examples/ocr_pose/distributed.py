@@ -15,14 +15,19 @@ How one optimisation step is split (see ``docs/guides/multi_gpu.rst``):
   meet in one step are exactly those of a single-process run with batch ``B``.
 * **Randomness for the global batch.** Masks and view rotations are drawn for all ``B`` poses on
   every rank (identical generators) and then sliced, so the random draws do not depend on ``N``.
-* **Gradients** are averaged over the ranks after every backward pass
-  (:func:`allreduce_gradients`), which is exactly the gradient averaging of
-  :class:`torch.nn.parallel.DistributedDataParallel`: the parameter update equals the
-  single-process one when every loss is a mean over the global batch. The trainer calls it
-  explicitly because one step runs several forward passes through sub-networks owned by three
-  optimisers (backbone, occlusion, discriminator), which the DDP wrapper (one forward per backward
-  through the wrapper) cannot express. Losses that are means over a data-dependent subset (the
-  masked joints of ``L_pf``) use :func:`global_masked_mean`.
+* **Gradients** are averaged over the ranks by
+  :class:`torch.nn.parallel.DistributedDataParallel` (:func:`data_parallel`). Each kind of
+  update (warm-up, backbone, discriminator, occlusion, supervised) computes its losses in the
+  ``forward`` of a small module that registers exactly the parameters the update trains
+  (``examples.ocr_pose.training.BackboneLoss`` etc.); under ``torchrun`` each is wrapped in DDP,
+  whose autograd hooks all-reduce the gradients bucket by bucket while the backward pass is still
+  running. Several forward passes through one network inside that forward (lift and re-lift,
+  three ``f_occ`` encodings) are fine: DDP needs one forward *through the wrapper* per backward.
+  The wrappers share parameters (the lifter is in the backbone and the occlusion module); that
+  is fine because exactly one of them runs forward before each backward: a reducer whose
+  forward did not run ignores its hooks. The parameter update equals the single-process one when
+  every loss is a mean over the global batch. Losses that are means over a data-dependent subset
+  (the masked joints of ``L_pf``) use :func:`global_masked_mean`.
 * **Batch norm.** By default each rank normalises with its own ``B/N`` poses (statistics of a
   smaller batch, the usual DDP behaviour). ``schedule.sync_batchnorm`` replaces every
   :class:`~torch.nn.BatchNorm1d` by a synchronised one (:func:`convert_sync_batchnorm`): the
@@ -38,7 +43,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -56,7 +61,7 @@ __all__ = [
     "rank_zero_only",
     "shard_rows",
     "shard_batch",
-    "allreduce_gradients",
+    "data_parallel",
     "broadcast_module",
     "mean_over_ranks",
     "sum_over_ranks",
@@ -250,30 +255,45 @@ def shard_batch(x: Tensor, rank: Optional[int] = None, world_size: Optional[int]
     return x[shard_rows(x.shape[0], rank, world_size)]
 
 
-def allreduce_gradients(params: Iterable[nn.Parameter]) -> None:
-    """Average the ``.grad`` of ``params`` over all ranks, in place (DDP's gradient averaging).
+def data_parallel(
+    module: nn.Module,
+    find_unused_parameters: bool = False,
+    broadcast_buffers: bool = False,
+) -> nn.Module:
+    """Wrap ``module`` in :class:`~torch.nn.parallel.DistributedDataParallel` under a process
+    group of several ranks; return ``module`` itself otherwise (no overhead in one process).
 
-    Gradients are flattened into one buffer per dtype and device (one all-reduce each), summed and
-    divided by the world size. Parameters whose ``.grad`` is ``None`` are skipped; since every
-    rank runs the same code path the set of ``None`` gradients is the same on every rank. No-op
-    in a single process. No host synchronisation (the collective is enqueued on the device).
+    The wrapper broadcasts rank 0's parameters once, then averages the gradients of
+    ``module``'s parameters over the ranks during every backward pass that follows a forward
+    through it (bucketed all-reduces, overlapped with the rest of the backward). ``device_ids``
+    is the module's CUDA device (one GPU per process); none on the CPU.
+
+    Args:
+        module: the module whose ``forward`` computes the loss of one update; its parameters
+            must all receive a gradient in each backward unless ``find_unused_parameters``.
+        find_unused_parameters: let DDP walk the autograd graph after each forward to find
+            parameters that will get no gradient (a cost per step, and on CUDA a host
+            synchronisation): only where some registered parameter does not reach the loss.
+        broadcast_buffers: broadcast rank 0's buffers before every forward (DDP's default is
+            ``True``; here ``False``: see ``docs/guides/multi_gpu.rst``).
     """
     if not _active():
-        return
-    world = dist.get_world_size()
-    groups: Dict[Any, List[Tensor]] = {}
-    for p in params:
-        if p.grad is not None:
-            groups.setdefault((p.grad.dtype, p.grad.device), []).append(p.grad)
-    for grads in groups.values():
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        flat.div_(world)
-        offset = 0
-        for g in grads:
-            n = g.numel()
-            g.copy_(flat[offset : offset + n].view_as(g))
-            offset += n
+        return module
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    p = next(module.parameters(), None)
+    device_ids = [p.device.index] if p is not None and p.device.type == "cuda" else None
+    # PyTorch >= 2.13 names the per-forward buffer broadcast ``forward_sync_buffers`` (buffers
+    # are still synchronised once when the wrapper is built) and deprecates ``broadcast_buffers``
+    sync = ("forward_sync_buffers"
+            if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            else "broadcast_buffers")
+    return DistributedDataParallel(
+        module, device_ids=device_ids, find_unused_parameters=find_unused_parameters,
+        **{sync: broadcast_buffers},
+    )
 
 
 def broadcast_module(module: nn.Module, src: int = 0) -> None:
@@ -333,7 +353,7 @@ def global_masked_mean(values: Tensor, weight: Tensor) -> Tensor:
     rank, so the average of the ranks' local means is not the global mean. This returns
     ``N * sum_local(w v) / sum_global(w)`` (``N`` the world size; the denominator is all-reduced,
     without gradient): the ranks' values average to the global masked mean, and so do their
-    gradients under :func:`allreduce_gradients`. ``0`` (zero gradient) when no weight is set
+    gradients under DDP's gradient averaging. ``0`` (zero gradient) when no weight is set
     anywhere. Single process: the plain masked mean.
 
     Args:

@@ -32,6 +32,22 @@ after its per-pose least-squares scale (an N-MPJPE loss: the lifter's output is 
 units, so the scale is not identifiable from one image; P-MPJPE, the headline metric, is
 scale-free too).
 
+**Code structure.** Each kind of update (warm-up, backbone, discriminator, occlusion,
+supervised) computes its losses in the ``forward`` of a small module (:class:`WarmupLoss`,
+:class:`BackboneLoss`, :class:`DiscLoss`, :class:`OcclusionLoss`, :class:`SupervisedLoss`) that
+registers exactly the parameters the update trains and holds the other networks it calls. The
+:class:`Trainer` draws the update's randomness (masks, rotations) from its seeded data
+generator, runs that one forward (:meth:`Trainer._forward`), then backward and the optimiser
+step (:meth:`Trainer._optimise`). Under ``torchrun`` every step module is wrapped in
+:class:`~torch.nn.parallel.DistributedDataParallel`, which averages the gradients over the
+processes during the backward pass (``docs/guides/multi_gpu.rst``); in one process the modules
+run unwrapped. The training step makes no host synchronisation (no ``.item()``, no
+data-dependent branch); the losses are read once every ``SYNC_EVERY`` steps by the NaN guard.
+
+**Precision options** (default off): ``schedule.autocast = "bfloat16"`` runs the lifter and the
+discriminator under :func:`torch.autocast` (:class:`StepLoss`); ``schedule.cpu_matmul =
+"onednn"`` moves the float32 GEMMs of the CPU step to oneDNN (:class:`OneDnnMatmul`).
+
 Reliability: checkpoints (``last.pt`` every epoch, ``best.pt`` on the best validation P-MPJPE)
 are atomic and hold the full state (models, optimisers, schedulers, torch RNG and the data
 generator), so that ``--resume`` continues bit for bit; a non-finite loss stops training with
@@ -40,6 +56,7 @@ generator), so that ``--resume`` continues bit for bit; a non-finite loss stops 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -48,10 +65,11 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from skelcl.augment import RandomJointMask, apply_visibility
 from skelcl.contrastive import gather_with_grad, info_nce
@@ -69,7 +87,7 @@ from skelcl.losses import (
     pose_l2_loss,
     rotation_consistency_loss,
 )
-from skelcl.metrics import optimal_scale, p_mpjpe
+from skelcl.metrics import p_mpjpe
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -147,6 +165,497 @@ def contrastive_loss(
     return info_nce(anchor, positive, "anchors", temperature=temperature, validate=False)
 
 
+def weighted_total(losses: Dict[str, torch.Tensor], cfg: Config) -> torch.Tensor:
+    """``Σ w_k L_k`` over the terms of ``losses`` with the weights of ``cfg.loss`` (``l_pf``,
+    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``: ``L_backbone``; ``l_ti``, ``l_ve``: ``L_occlusion``)."""
+    L = cfg.loss
+    w = {"l_pf": L.w_pf, "l_2d": L.w_2d, "l_3d": L.w_3d, "l_adv": L.w_adv, "l_rot": L.w_rot,
+         "l_ti": L.w_ti, "l_ve": L.w_ve}
+    return sum(w[k] * v for k, v in losses.items())
+
+
+def occlusion_parameters(models: nn.ModuleDict) -> List[nn.Parameter]:
+    """What ``L_occlusion`` trains: the lifter's trunk and ``f_occ`` head
+    (:func:`occlusion_modules`), the filling network and the miners, in that order."""
+    params = [p for m in occlusion_modules(models["lifter"]) for p in m.parameters()]
+    for k in ("filler", "miner_ti", "miner_ve"):
+        if k in models:
+            params += list(models[k].parameters())
+    return params
+
+
+def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> Dict[str, torch.optim.Optimizer]:
+    """The Adam optimisers of a variant: ``backbone`` (lifter and filling network), ``disc``,
+    and ``occlusion`` (with ``schedule.shared_optimizer`` only the miners, whose shared
+    parameters the occlusion step updates through ``backbone``'s state; else everything of
+    :func:`occlusion_parameters`). ``adam_options`` are passed on (e.g. ``fused=True``)."""
+    s = cfg.schedule
+    adam = dict(lr=s.lr, betas=tuple(s.betas), weight_decay=0.0, **adam_options)
+    out: Dict[str, torch.optim.Optimizer] = {}
+    backbone = list(models["lifter"].parameters())
+    if "filler" in models:
+        backbone += list(models["filler"].parameters())
+    out["backbone"] = torch.optim.Adam(backbone, **adam)
+    if "disc" in models:
+        out["disc"] = torch.optim.Adam(models["disc"].parameters(), **adam)
+    if cfg.uses_contrast:
+        if s.shared_optimizer:  # only the miners need a state of their own
+            miners = [p for k in ("miner_ti", "miner_ve") if k in models for p in models[k].parameters()]
+            out["occlusion"] = torch.optim.Adam(miners or [nn.Parameter(torch.zeros(()))], **adam)
+        else:
+            out["occlusion"] = torch.optim.Adam(occlusion_parameters(models), **adam)
+    return out
+
+
+# ---------------------------------------------------------------------- oneDNN GEMMs (CPU option)
+def _onednn(a: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``a @ w.T (+ bias)`` with oneDNN's float32 GEMM (strided views are read in place)."""
+    return torch.ops.mkldnn._linear_pointwise(a, w, bias, "none", [], "")
+
+
+class _OneDnnLinear(torch.autograd.Function):
+    """``F.linear`` on 2-D float32 CPU tensors, forward and backward through oneDNN."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        return _onednn(x, w, b)
+
+    @staticmethod
+    def backward(ctx: Any, gy: torch.Tensor):  # type: ignore[override]
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = _onednn(gy, w.t()) if need[0] else None  # gy @ w
+        gw = _onednn(gy.t(), x.t()) if need[1] else None  # gy.T @ x
+        gb = gy.sum(0) if ctx.has_bias and need[2] else None
+        return gx, gw, gb
+
+
+class _OneDnnMatmul(torch.autograd.Function):
+    """``a @ b`` of 2-D float32 CPU tensors, forward and backward through oneDNN."""
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(a, b)
+        return _onednn(a, b.t())
+
+    @staticmethod
+    def backward(ctx: Any, gy: torch.Tensor):  # type: ignore[override]
+        a, b = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (_onednn(gy, b) if need[0] else None,  # gy @ b.T
+                _onednn(a.t(), gy.t()) if need[1] else None)  # a.T @ gy
+
+
+def _onednn_ok(*ts: Any) -> bool:
+    return (all(isinstance(t, torch.Tensor) and t.dim() == 2 and t.dtype == torch.float32
+                and t.device.type == "cpu" for t in ts)
+            and not torch.is_autocast_enabled("cpu"))
+
+
+class OneDnnMatmul(TorchFunctionMode):
+    """Inside this mode, ``F.linear`` and 2-D ``@`` / ``torch.matmul`` of float32 CPU tensors
+    run (forward and backward) on oneDNN's float32 GEMM instead of the BLAS behind
+    :func:`torch.mm` (``schedule.cpu_matmul = "onednn"``). Same float32 arithmetic, another
+    summation order (results differ at rounding level, ~1e-6 relative). Worth it where that BLAS
+    is slow: MKL on AMD CPUs uses its AVX2 kernels, oneDNN AVX-512 (about 2x per GEMM on the
+    benchmark machine). Other calls, other dtypes and devices, and calls under autocast (whose
+    low-precision GEMMs are oneDNN's already) pass through unchanged."""
+
+    _MATMULS = (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__)
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: Optional[dict] = None) -> Any:
+        kwargs = kwargs or {}
+        if func is nn.functional.linear:
+            x, w = args[0], args[1] if len(args) > 1 else kwargs["weight"]
+            b = args[2] if len(args) > 2 else kwargs.get("bias")
+            if _onednn_ok(x, w) and (b is None or (b.dtype == torch.float32 and b.dim() == 1)):
+                return _OneDnnLinear.apply(x, w, b)
+        elif func in self._MATMULS and len(args) == 2 and not kwargs and _onednn_ok(*args):
+            return _OneDnnMatmul.apply(*args)
+        return func(*args, **kwargs)
+
+
+def onednn_available() -> bool:
+    """Whether this PyTorch build has the oneDNN GEMM that ``schedule.cpu_matmul`` uses."""
+    try:
+        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    except (AttributeError, RuntimeError):  # pragma: no cover
+        return False
+
+
+def _gemm_scope(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a step module's ``forward`` inside :class:`OneDnnMatmul` when its ``cpu_matmul`` is
+    ``"onednn"`` (the backward of what it records needs no mode)."""
+
+    @functools.wraps(forward)
+    def run(self: "StepLoss", *args: Any, **kwargs: Any) -> Any:
+        if self.cpu_matmul != "onednn":
+            return forward(self, *args, **kwargs)
+        with OneDnnMatmul():
+            return forward(self, *args, **kwargs)
+
+    return run
+
+
+# ---------------------------------------------------------------------- one module per update
+# Each kind of update computes its losses in the ``forward`` of a small module, so that under
+# torchrun that module can be wrapped in DistributedDataParallel (DDP needs exactly one forward
+# through its wrapper per backward). A step module *registers* exactly the parameters that its
+# update trains (DDP averages the gradients of those) and merely *holds* the other networks it
+# calls (``_hold``): their parameters get no gradient from this update (the discriminator inside
+# ``L_adv`` runs with detached weights, the lifter's depth head in the occlusion step runs
+# without gradient).
+
+
+def _hold(module: nn.Module, **refs: Any) -> None:
+    """Attach ``refs`` to ``module`` without registering them as submodules (their parameters
+    are not ``module``'s, so a DDP wrapper of ``module`` neither broadcasts nor reduces them)."""
+    for name, ref in refs.items():
+        object.__setattr__(module, name, ref)
+
+
+def call_frozen(module: nn.Module, *args: Any) -> Any:
+    """``module(*args)`` with its parameters detached: the gradient flows *through* the module
+    to its inputs, none is computed for its weights (buffers, e.g. batch-norm running
+    statistics, are used and updated as in a plain call). Unlike switching ``requires_grad``
+    off and on, this mutates nothing, so :func:`torch.compile` traces it without a graph break."""
+    params = {k: p.detach() for k, p in module.named_parameters()}
+    return torch.func.functional_call(module, params, args)
+
+
+def _cast_floats(out: Any, dtype: torch.dtype) -> Any:
+    """``out`` (a tensor or a named tuple of tensors) with its floating tensors cast to ``dtype``."""
+    if isinstance(out, torch.Tensor):
+        return out.to(dtype) if out.is_floating_point() else out
+    if isinstance(out, tuple):
+        items = [_cast_floats(t, dtype) for t in out]
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    return out
+
+
+def autocast_dtype(cfg: Config) -> Optional[torch.dtype]:
+    """The dtype of ``schedule.autocast`` (``None`` when off, the default)."""
+    name = getattr(cfg.schedule, "autocast", None)
+    return None if name is None else getattr(torch, name)
+
+
+def _hide(x: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """``x`` ``(b, J, C)`` with the joints where ``visible`` ``(b, J)`` is ``False`` set to 0 (as
+    :func:`skelcl.augment.apply_visibility`, without a host-to-device scalar copy, which CUDA-graph
+    capture forbids)."""
+    return torch.where(visible[..., None], x, torch.zeros_like(x))
+
+
+def pf_loss(raw: torch.Tensor, x: torch.Tensor, visible: torch.Tensor, data_visible: torch.Tensor,
+            joints: str) -> torch.Tensor:
+    """``L_pf``: mean distance between the completion ``raw`` and the 2D ``x`` ``(b, J, 2)`` over
+    the joints that the mask hid (``joints="masked"``: ``data_visible & ~visible``) or over every
+    joint the data has (``"all"``); the mean is over the **global** batch
+    (:func:`~examples.ocr_pose.distributed.global_masked_mean`: the count differs per rank)."""
+    on = data_visible & ~visible if joints == "masked" else data_visible
+    return D.global_masked_mean(pose_l2_loss(raw, x, mask=on, reduction="none"), on)
+
+
+class StepLoss(nn.Module):
+    """Base of the step modules: runs the networks, optionally under autocast.
+
+    Args:
+        autocast: ``None`` (float32 throughout) or a low-precision dtype (``torch.bfloat16``):
+            the lifter / encoder and discriminator forwards then run under
+            :func:`torch.autocast` and their outputs are cast back to the input dtype; the
+            filling network, the geometry of the cycle and every loss (InfoNCE, the miners)
+            stay in float32 (``schedule.autocast``).
+        cpu_matmul: ``None`` or ``"onednn"``: the float32 GEMMs of the forward and backward
+            run on oneDNN (:class:`OneDnnMatmul`, ``schedule.cpu_matmul``).
+    """
+
+    def __init__(self, autocast: Optional[torch.dtype] = None, cpu_matmul: Optional[str] = None) -> None:
+        super().__init__()
+        self.autocast = autocast
+        self.cpu_matmul = cpu_matmul
+
+    def _net(self, fn: Callable[..., Any], x: torch.Tensor) -> Any:
+        if self.autocast is None:
+            return fn(x)
+        with torch.autocast(device_type=x.device.type, dtype=self.autocast):
+            out = fn(x)
+        return _cast_floats(out, x.dtype)
+
+
+class WarmupLoss(StepLoss):
+    """Forward of a warm-up update: ``{"l_pf": L_pf}`` of the filling network alone.
+
+    Registers the filling network (the only network this update trains).
+
+    Args:
+        filler: the filling network ``Φ_F``.
+        pf_joints: ``loss.pf_joints``.
+    """
+
+    def __init__(self, filler: nn.Module, pf_joints: str) -> None:
+        super().__init__()
+        self.filler = filler
+        self.pf_joints = pf_joints
+
+    @_gemm_scope
+    def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``x`` ``(b, J, 2)`` this rank's poses, ``data_visible`` ``(b, J)`` what the data has,
+        ``visible`` ``(b, J)`` what the random mask leaves (masked joints are zeroed here)."""
+        raw = self.filler(_hide(x, visible), visible).raw
+        return {"l_pf": pf_loss(raw, x, visible, data_visible, self.pf_joints)}
+
+
+class BackboneOutput(NamedTuple):
+    """What :class:`BackboneLoss` returns: the ``losses`` of ``L_backbone`` (``l_pf``, ``l_2d``,
+    ``l_3d``, ``l_adv``, ``l_rot`` as the variant has them), the rotated projection ``JR2D``
+    ``(b, J, 2)`` (the discriminator's fake) and the lifter's input ``fused`` ``(b, J, 2)``."""
+
+    losses: Dict[str, torch.Tensor]
+    rotated_2d: torch.Tensor
+    fused: torch.Tensor
+
+
+class BackboneLoss(StepLoss):
+    """Forward of an ``L_backbone`` update: filling, the view cycle and the generator loss.
+
+    Registers the lifter and the filling network (optimiser ``backbone``). The discriminator is
+    held, not registered, and runs with detached weights (:func:`call_frozen`) while it scores
+    ``JR2D`` for ``L_adv``: the gradient flows through it to the lifter, and none is computed for
+    its own weights (its update, the discriminator step, computes its gradients afresh).
+
+    Args:
+        lifter, filler, disc: the variant's networks (``filler`` / ``disc`` may be ``None``).
+        cfg: the configuration (``model.distance``, ``loss.*``).
+        autocast: see :class:`StepLoss`.
+    """
+
+    def __init__(self, lifter: nn.Module, filler: Optional[nn.Module], disc: Optional[nn.Module],
+                 cfg: Config, autocast: Optional[torch.dtype] = None) -> None:
+        super().__init__(autocast)
+        self.lifter = lifter
+        self.filler = filler
+        _hold(self, disc=disc)
+        self.distance = cfg.model.distance
+        self.clamp = cfg.loss.clamp_2d
+        self.pf_joints = cfg.loss.pf_joints
+        self.rotation_distance = cfg.loss.rotation_distance
+        self.with_rot = cfg.loss.w_rot > 0
+        self.rot_detach_relift = cfg.loss.rot_detach_relift
+
+    @_gemm_scope
+    def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: Optional[torch.Tensor],
+                rotation: torch.Tensor) -> BackboneOutput:
+        """``x`` ``(b, J, 2)``, ``data_visible`` ``(b, J)``, ``visible`` ``(b, J)`` after the
+        random mask (``None`` without a filling network: the complete 2D is lifted), view
+        rotations ``(b, 3, 3)``."""
+        losses: Dict[str, torch.Tensor] = {}
+        if self.filler is not None:
+            fo = self.filler(_hide(x, visible), visible)
+            x_in = fo.filled
+            losses["l_pf"] = pf_loss(fo.raw, x, visible, data_visible, self.pf_joints)
+        else:
+            x_in = x
+        cyc = lift_cycle(lambda p: self._net(self.lifter, p), x_in, rotation,
+                         distance=self.distance, clamp=self.clamp)
+        losses["l_2d"] = pose_l2_loss(cyc.recovered_2d, x_in)
+        losses["l_3d"] = pose_l2_loss(cyc.relifted_3d, cyc.rotated_3d)
+        if self.disc is not None:
+            score = self._net(lambda q: call_frozen(self.disc, q), cyc.rotated_2d)
+            losses["l_adv"] = lsgan_generator_loss(score)
+        if hasattr(cyc.lifted, "rotation") and self.with_rot:
+            # Rot(f_rot(JR2D)): by default from a pass on the detached JR2D, so that L_rot cannot
+            # reshape the depths that made JR2D (loss.rot_detach_relift, our choice)
+            rel = (self._net(self.lifter, cyc.rotated_2d.detach()).rotation
+                   if self.rot_detach_relift else cyc.relifted.rotation)
+            losses["l_rot"] = rotation_consistency_loss(
+                rel, cyc.lifted.rotation, rotation, kind=self.rotation_distance
+            )
+        return BackboneOutput(losses, cyc.rotated_2d, x_in)
+
+
+class DiscLoss(StepLoss):
+    """Forward of a discriminator update: ``{"l_disc": LSGAN loss}`` (registers the discriminator).
+
+    Args:
+        disc: the discriminator.
+        autocast: see :class:`StepLoss`.
+    """
+
+    def __init__(self, disc: nn.Module, autocast: Optional[torch.dtype] = None) -> None:
+        super().__init__(autocast)
+        self.disc = disc
+
+    @_gemm_scope
+    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``real``, ``fake`` ``(b, J, 2)`` (no gradient to their producers)."""
+        return {"l_disc": lsgan_discriminator_loss(self._net(self.disc, real), self._net(self.disc, fake))}
+
+
+class OcclusionLoss(StepLoss):
+    """Forward of an ``L_occlusion`` update: ``{"l_ti": ..., "l_ve": ...}`` (TiCLR, VeCLR).
+
+    Registers what ``L_occlusion`` trains: the encoder's ``f_occ`` path (trunk and ``f_occ``
+    head; the trunk of a plain lifter), the filling network and the miners. The whole lifter is
+    held, not registered: its depth head only runs without gradient (VeCLR's ``JR2D``), so every
+    registered parameter receives a gradient and DDP needs no ``find_unused_parameters``.
+
+    Args:
+        lifter, filler, miner_ti, miner_ve: the variant's networks (``None`` where absent).
+        cfg: the configuration.
+        autocast: see :class:`StepLoss`.
+    """
+
+    def __init__(self, lifter: nn.Module, filler: Optional[nn.Module], miner_ti: Optional[nn.Module],
+                 miner_ve: Optional[nn.Module], cfg: Config, autocast: Optional[torch.dtype] = None) -> None:
+        super().__init__(autocast)
+        _hold(self, lifter=lifter)
+        self.encoder = nn.ModuleList(occlusion_modules(lifter))
+        self.filler = filler
+        self.miner_ti = miner_ti
+        self.miner_ve = miner_ve
+        self.ticlr, self.veclr = cfg.loss.ticlr, cfg.loss.veclr
+        self.temperature = cfg.loss.temperature
+        self.distance = cfg.model.distance
+        self.clamp = cfg.loss.clamp_2d
+
+    def _complete(self, p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return self.filler(p, v).filled if self.filler is not None else p
+
+    def _encode(self, p: torch.Tensor) -> torch.Tensor:
+        # under torchrun gathered from every rank with gradients: the contrastive losses see
+        # the global batch (K = B - 1 negatives per anchor, as in one process)
+        return gather_with_grad(self._net(lambda q: occ_features(self.lifter, q), p))
+
+    @_gemm_scope
+    def forward(
+        self,
+        x: torch.Tensor,
+        positive: torch.Tensor,
+        positive_visible: torch.Tensor,
+        ti_visible: Optional[torch.Tensor],
+        ve_rotation: Optional[torch.Tensor],
+        ve_visible: Optional[torch.Tensor],
+    ) -> Dict[str, torch.Tensor]:
+        """Args (this rank's rows; every random draw is made by the caller):
+            x: ``(b, J, 2)`` the poses as the data gives them (masked joints zero).
+            positive, positive_visible: the pose whose completion is ``z``'s source and its
+                visibility (``x`` itself, or a second erasing of a data-occluded pose).
+            ti_visible: TiCLR's random mask of ``x`` (``None`` without TiCLR).
+            ve_rotation, ve_visible: VeCLR's view rotations ``(b, 3, 3)`` and the random mask of
+                the rotated projection (``None`` without VeCLR).
+        """
+        losses: Dict[str, torch.Tensor] = {}
+        full = self._complete(positive, positive_visible)
+        z_full = self._encode(full)
+        if self.ticlr:
+            z_masked = self._encode(self._complete(_hide(x, ti_visible), ti_visible))
+            losses["l_ti"] = contrastive_loss(self.miner_ti, z_masked, z_full, self.temperature)
+        if self.veclr:
+            lifter = self.lifter
+            with torch.no_grad():  # JR2D: rotate, project (the lifter is not trained here)
+                was = lifter.training
+                lifter.eval()
+                depth = self._net(lifter, full).depth
+                lifter.train(was)
+                p3 = depth_to_points(full, depth, distance=self.distance)
+                # min_depth as in lift_cycle's projections (a check for z <= 0 would be a host sync)
+                jr2d = project(view_transform(p3, ve_rotation, distance=self.distance), min_depth=0.1)
+                if self.clamp is not None:
+                    jr2d = jr2d.clamp(-self.clamp, self.clamp)
+            z_rot = self._encode(self._complete(_hide(jr2d, ve_visible), ve_visible))
+            losses["l_ve"] = contrastive_loss(self.miner_ve, z_full, z_rot, self.temperature)
+        return losses
+
+
+class SupervisedLoss(StepLoss):
+    """Forward of a supervised update: ``{"l_sup": N-MPJPE loss (metres)}`` (registers the lifter).
+
+    Args:
+        lifter: the lifter.
+        distance: ``model.distance``.
+        autocast: see :class:`StepLoss`.
+    """
+
+    def __init__(self, lifter: nn.Module, distance: float, autocast: Optional[torch.dtype] = None) -> None:
+        super().__init__(autocast)
+        self.lifter = lifter
+        self.distance = distance
+
+    @_gemm_scope
+    def forward(self, x: torch.Tensor, gt: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``x`` ``(b, J, 2)`` normalised 2D, ``gt`` ``(b, J, 3)`` root-relative 3D in metres."""
+        depth = self._net(self.lifter, x).depth
+        p = depth_to_points(x, depth, distance=self.distance)
+        p = p - p[:, ROOT : ROOT + 1]
+        return {"l_sup": pose_l2_loss(least_squares_scale(p, gt)[:, None, None] * p, gt)}
+
+
+def least_squares_scale(p: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """``s = Σ <p_j, gt_j> / Σ |p_j|^2`` per pose (``(b, J, 3)`` -> ``(b,)``): the same operations
+    as :func:`skelcl.metrics.optimal_scale`, without its NaN checks of the inputs (host
+    synchronisations; the training poses are checked when they are loaded and the prediction
+    by the NaN guard)."""
+    w = torch.ones(p.shape[:-1], dtype=p.dtype, device=p.device)
+    num = torch.einsum("...j,...jc->...", w, p * gt)
+    den = torch.einsum("...j,...jc->...", w, p * p)
+    return num / den.clamp_min(torch.finfo(p.dtype).tiny)
+
+
+def occlusion_modules(lifter: nn.Module) -> List[nn.Module]:
+    """The parts of the lifter that ``L_occlusion`` trains: the trunk and, for the decoupled
+    encoder, the ``f_occ`` head."""
+    mods = [lifter.trunk]
+    if hasattr(lifter, "occ_head"):
+        mods.append(lifter.occ_head)
+    return mods
+
+
+def build_step_losses(models: nn.ModuleDict, cfg: Config) -> Dict[str, StepLoss]:
+    """The step modules of a variant: ``"warmup"``, ``"backbone"``, ``"disc"``, ``"occlusion"``
+    or ``"supervised"`` (those that apply), sharing the networks of ``models``, with the
+    precision options ``schedule.autocast`` and ``schedule.cpu_matmul``."""
+    amp = autocast_dtype(cfg)
+    get = lambda k: models[k] if k in models else None  # noqa: E731
+    lifter, filler, disc = models["lifter"], get("filler"), get("disc")
+    if cfg.objective == "supervised":
+        return {"supervised": SupervisedLoss(lifter, cfg.model.distance, amp)}
+    out: Dict[str, StepLoss] = {"backbone": BackboneLoss(lifter, filler, disc, cfg, amp)}
+    if filler is not None:
+        out["warmup"] = WarmupLoss(filler, cfg.loss.pf_joints)
+    if disc is not None:
+        out["disc"] = DiscLoss(disc, amp)
+    if cfg.uses_contrast:
+        out["occlusion"] = OcclusionLoss(lifter, filler, get("miner_ti"), get("miner_ve"), cfg, amp)
+    for m in out.values():
+        m.cpu_matmul = cpu_matmul(cfg)
+    return out
+
+
+def cpu_matmul(cfg: Config) -> Optional[str]:
+    """``schedule.cpu_matmul`` (``None``: PyTorch's default GEMMs), checked against the build."""
+    name = getattr(cfg.schedule, "cpu_matmul", None)
+    if name == "onednn" and not onednn_available():
+        raise ValueError("schedule.cpu_matmul: 'onednn' needs a PyTorch build with oneDNN "
+                         "(torch.backends.mkldnn.is_available())")
+    return name
+
+
+def find_unused_parameters(kind: str, cfg: Config) -> bool:
+    """Whether DDP must look for parameters without gradient in step ``kind``: only where a
+    registered network runs but part of it does not reach the loss. That happens for the
+    decoupled encoder with ``model.depth_input = "feature"``: the rotation decoder then feeds
+    only ``L_rot`` (absent when ``loss.w_rot = 0``, and always in the supervised step)."""
+    decoupled_feature = (cfg.model.lifter == "decoupled"
+                         and getattr(cfg.model, "depth_input", "rotation") != "rotation")
+    if kind == "backbone":
+        return decoupled_feature and not cfg.loss.w_rot > 0
+    if kind == "supervised":
+        return decoupled_feature
+    return False
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` leaves behind."""
@@ -221,23 +730,13 @@ class Trainer:
         self._setup_fixed_rotations()
         if self.device.type != "cpu":
             self._to_device()
-        self.optimizers: Dict[str, torch.optim.Optimizer] = {}
         s = cfg.schedule
-        adam = dict(lr=s.lr, betas=tuple(s.betas), weight_decay=0.0)
-        backbone = list(self.models["lifter"].parameters())
-        if "filler" in self.models:
-            backbone += list(self.models["filler"].parameters())
-        self.optimizers["backbone"] = torch.optim.Adam(backbone, **adam)
-        if "disc" in self.models:
-            self.optimizers["disc"] = torch.optim.Adam(self.models["disc"].parameters(), **adam)
-        if cfg.uses_contrast:
-            if s.shared_optimizer:  # only the miners need a state of their own
-                miners = [p for k in ("miner_ti", "miner_ve") if k in self.models
-                          for p in self.models[k].parameters()]
-                self.optimizers["occlusion"] = torch.optim.Adam(
-                    miners or [nn.Parameter(torch.zeros(()))], **adam)
-            else:
-                self.optimizers["occlusion"] = torch.optim.Adam(self._occlusion_parameters(), **adam)
+        self.optimizers: Dict[str, torch.optim.Optimizer] = make_optimizers(self.models, cfg)
+        # one module per kind of update; under torchrun each is wrapped in DDP (see _wrap)
+        self.step_losses: Dict[str, nn.Module] = {
+            k: self._wrap(k, m) for k, m in build_step_losses(self.models, cfg).items()
+        }
+        self._pending: Optional[str] = None  # the step module whose forward awaits its backward
         self.schedulers = {
             k: torch.optim.lr_scheduler.ExponentialLR(o, gamma=s.lr_decay)
             for k, o in self.optimizers.items()
@@ -268,20 +767,53 @@ class Trainer:
                                self.val.poses_3d.to(d), self.val.action, self.val.source)
 
     def _occlusion_parameters(self) -> List[nn.Parameter]:
-        lifter = self.models["lifter"]
-        params = list(lifter.trunk.parameters())
-        if hasattr(lifter, "occ_head"):
-            params += list(lifter.occ_head.parameters())
-        if "filler" in self.models:
-            params += list(self.models["filler"].parameters())
-        for k in ("miner_ti", "miner_ve"):
-            if k in self.models:
-                params += list(self.models[k].parameters())
-        return params
+        return occlusion_parameters(self.models)
 
     def _not_occlusion_parameters(self) -> List[nn.Parameter]:
         keep = {id(p) for p in self._occlusion_parameters()}
         return [p for p in self.models["lifter"].parameters() if id(p) not in keep]
+
+    def _wrap(self, kind: str, module: nn.Module) -> nn.Module:
+        """``module`` itself in one process; under torchrun a
+        :class:`~torch.nn.parallel.DistributedDataParallel` of it
+        (:func:`~examples.ocr_pose.distributed.data_parallel`), which averages the gradients of
+        the module's registered parameters over the ranks during the backward pass.
+
+        ``broadcast_buffers=False``: the only buffers are batch-norm running statistics, which
+        the training forward does not read; each rank keeps its own (rank 0's are saved and
+        validated with; with ``schedule.sync_batchnorm`` they are identical on every rank), and
+        no broadcast precedes every forward. ``find_unused_parameters`` only where a registered
+        network has parts that do not reach the loss (:func:`find_unused_parameters`).
+        """
+        if self.world_size == 1:
+            return module
+        return D.data_parallel(module, find_unused_parameters(kind, self.cfg), broadcast_buffers=False)
+
+    def _forward(self, kind: str, *args: Any) -> Any:
+        """Run step module ``kind``: the one forward of the next backward (:meth:`_optimise`).
+        Under DDP each backward must follow exactly one forward through exactly one wrapper
+        (the wrappers share parameters); this is checked here."""
+        if self._pending is not None:
+            raise RuntimeError(f"step module {kind!r} called while the backward of "
+                               f"{self._pending!r} is pending (one forward per backward)")
+        out = self.step_losses[kind](*args)
+        self._pending = kind
+        return out
+
+    def _optimise(self, loss: torch.Tensor, opts: List[torch.optim.Optimizer],
+                  drop: Callable[[], None] = lambda: None) -> None:
+        """Zero the gradients of ``opts``, back-propagate ``loss`` (under DDP the gradients are
+        averaged over the ranks during this backward), call ``drop`` (gradients not to apply),
+        step."""
+        if self._pending is None:
+            raise RuntimeError("backward without a step-module forward")
+        self._pending = None
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        loss.backward()
+        drop()
+        for o in opts:
+            o.step()
 
     def _setup_data_occlusion(self) -> None:
         """Setting (d): a seeded fraction of the training poses loses 0..N joints for good."""
@@ -302,11 +834,6 @@ class Trainer:
     def _local(self, x: torch.Tensor) -> torch.Tensor:
         """This rank's rows of a global-batch tensor (the tensor itself in one process)."""
         return D.shard_batch(x, self.rank, self.world_size)
-
-    def _sync_grads(self, opt: torch.optim.Optimizer) -> None:
-        """Average the gradients of ``opt``'s parameters over the ranks (DDP's averaging)."""
-        if self.world_size > 1:
-            D.allreduce_gradients(p for g in opt.param_groups for p in g["params"])
 
     def _setup_fixed_rotations(self) -> None:
         """The baseline's fixed mode: one rotation per training pose, half with azimuth + π."""
@@ -391,15 +918,21 @@ class Trainer:
                 prev = torch.full((), -1, dtype=torch.long, device=v.device)
             self._first_bad[k] = torch.where(~torch.isfinite(v.detach()) & (prev < 0), self.step, prev)
 
-    def _mask(self, x: torch.Tensor, visible: torch.Tensor, n_global: int):
-        """Mask this rank's poses ``x`` ``(b, J, 2)`` with its rows of a mask drawn for the whole
-        global batch of ``n_global`` poses (identical draws on every rank, whatever their number;
-        in one process exactly :func:`mask_random_joints`). Returns ``(masked poses, visibility)``."""
+    def _visibility(self, like: torch.Tensor, visible: torch.Tensor, n_global: int) -> torch.Tensor:
+        """This rank's rows of a random mask drawn for the whole global batch of ``n_global``
+        poses (identical draws on every rank, whatever their number; in one process exactly
+        :func:`mask_random_joints`'s), combined with ``visible`` ``(b, J)``; ``like`` ``(b, J, C)``
+        gives the shape. No draw when ``occlusion.mask_max`` is 0."""
         m = self.cfg.occlusion.mask_max
         if m <= 0:
-            return apply_visibility(x, visible), visible
-        like = x.new_empty((n_global,) + tuple(x.shape[1:]))
-        vis = visible & ~self._local(draw_hidden(like, m, self.candidates, self.generator))
+            return visible
+        full = like.new_empty((n_global,) + tuple(like.shape[1:]))
+        return visible & ~self._local(draw_hidden(full, m, self.candidates, self.generator))
+
+    def _mask(self, x: torch.Tensor, visible: torch.Tensor, n_global: int):
+        """Mask this rank's poses ``x`` ``(b, J, 2)`` (:meth:`_visibility`); returns
+        ``(masked poses, visibility)``."""
+        vis = self._visibility(x, visible, n_global)
         return apply_visibility(x, vis), vis
 
     def _batch(self, idx: torch.Tensor):
@@ -409,28 +942,12 @@ class Trainer:
         local = self._local(idx)
         return self.data.poses[local], self.data.visible[local], idx.numel()
 
-    def _fill(self, x: torch.Tensor, visible: torch.Tensor, n_global: int):
-        """Mask, then complete with ``Φ_F``: returns (fused pose, raw completion, visibility)."""
-        xm, vis = self._mask(x, visible, n_global)
-        fo = self.models["filler"](xm, vis)
-        return fo.filled, fo.raw, vis
-
-    def _pf_loss(self, raw, x, vis, data_vis) -> torch.Tensor:
-        on = data_vis & ~vis if self.cfg.loss.pf_joints == "masked" else data_vis
-        # mean over the masked joints of the GLOBAL batch (their count differs between ranks)
-        return D.global_masked_mean(pose_l2_loss(raw, x, mask=on, reduction="none"), on)
-
     def warmup_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
         """``L_pf`` alone (filling warm-up)."""
         x, dv, n = self._batch(idx)
-        _, raw, vis = self._fill(x, dv, n)
-        losses = {"l_pf": self._pf_loss(raw, x, vis, dv)}
+        losses = self._forward("warmup", x, dv, self._visibility(x, dv, n))
         self._nan_hook(losses)
-        opt = self.optimizers["backbone"]
-        opt.zero_grad(set_to_none=True)
-        (self.cfg.loss.w_pf * losses["l_pf"]).backward()
-        self._sync_grads(opt)
-        opt.step()
+        self._optimise(self.cfg.loss.w_pf * losses["l_pf"], [self.optimizers["backbone"]])
         return losses
 
     def _rotations(self, idx: torch.Tensor) -> torch.Tensor:
@@ -440,58 +957,28 @@ class Trainer:
 
     def backbone_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One ``L_backbone`` step (and a discriminator step every ``disc_every``)."""
-        cfg, L = self.cfg, self.cfg.loss
+        cfg = self.cfg
         x, dv, n = self._batch(idx)
-        losses: Dict[str, torch.Tensor] = {}
-        if "filler" in self.models:
-            x_in, raw, vis = self._fill(x, dv, n)
-            losses["l_pf"] = self._pf_loss(raw, x, vis, dv)
-        else:
-            x_in = x
-        rot = self._rotations(idx)
-        cyc = lift_cycle(
-            self.models["lifter"], x_in, rot, distance=cfg.model.distance, clamp=L.clamp_2d
-        )
-        losses["l_2d"] = pose_l2_loss(cyc.recovered_2d, x_in)
-        losses["l_3d"] = pose_l2_loss(cyc.relifted_3d, cyc.rotated_3d)
-        if "disc" in self.models:
-            losses["l_adv"] = lsgan_generator_loss(self.models["disc"](cyc.rotated_2d))
-        if hasattr(cyc.lifted, "rotation") and L.w_rot > 0:
-            losses["l_rot"] = rotation_consistency_loss(
-                cyc.relifted.rotation, cyc.lifted.rotation, rot, kind=L.rotation_distance
-            )
+        # random draws in the order of the data generator's stream: mask, then rotations
+        vis = self._visibility(x, dv, n) if "filler" in self.models else None
+        out = self._forward("backbone", x, dv, vis, self._rotations(idx))
+        losses = dict(out.losses)
         self._nan_hook(losses)
-        w = {"l_pf": L.w_pf, "l_2d": L.w_2d, "l_3d": L.w_3d, "l_adv": L.w_adv, "l_rot": L.w_rot}
-        total = sum(w[k] * v for k, v in losses.items())
-        opt = self.optimizers["backbone"]
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        self._sync_grads(opt)
-        opt.step()
+        self._optimise(weighted_total(losses, cfg), [self.optimizers["backbone"]])
         self.backbone_steps += 1
         if "disc" in self.models and self.backbone_steps % cfg.schedule.disc_every == 0:
-            real = torch.where(dv[..., None], x, x_in.detach())
-            disc = self.models["disc"]
-            d_loss = lsgan_discriminator_loss(disc(real), disc(cyc.rotated_2d.detach()))
+            real = torch.where(dv[..., None], x, out.fused.detach())
+            d_loss = self._forward("disc", real, out.rotated_2d.detach())["l_disc"]
             losses["l_disc"] = d_loss
             self._nan_hook({"l_disc": d_loss})
-            self.optimizers["disc"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            self._sync_grads(self.optimizers["disc"])
-            self.optimizers["disc"].step()
+            self._optimise(d_loss, [self.optimizers["disc"]])
         return losses
 
     def occlusion_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One ``L_occlusion = w_ti L_ti + w_ve L_ve`` step (TiCLR, VeCLR)."""
         cfg, L = self.cfg, self.cfg.loss
-        lifter = self.models["lifter"]
-        filler = self.models["filler"] if "filler" in self.models else None
         x, dv, n = self._batch(idx)
-        losses: Dict[str, torch.Tensor] = {}
-
-        def complete(p, v):
-            return filler(p, v).filled if filler is not None else p
-
+        # every random draw of the step, in the order of the data generator's stream
         # The pose as the data gives it, completed (for setting d: a second random erasing of
         # the data-occluded poses serves as their positive, the paper's Sec. 4.6).
         if hasattr(self, "data_incomplete"):
@@ -501,51 +988,23 @@ class Trainer:
             v_pos = torch.where(inc[:, None], v2, dv)
         else:
             x_pos, v_pos = x, dv
-        full = complete(x_pos, v_pos)
-        # under torchrun gathered from every rank with gradients: the contrastive losses see
-        # the global batch (K = B - 1 negatives per anchor, as in one process)
-        z_full = gather_with_grad(occ_features(lifter, full))
-        if L.ticlr:
-            xm, vm = self._mask(x, dv, n)
-            z_masked = gather_with_grad(occ_features(lifter, complete(xm, vm)))
-            losses["l_ti"] = contrastive_loss(
-                self.models["miner_ti"] if "miner_ti" in self.models else None,
-                z_masked, z_full, L.temperature,
-            )
+        v_ti = self._visibility(x, dv, n) if L.ticlr else None
+        rot = v_ve = None
         if L.veclr:
-            with torch.no_grad():  # JR2D: rotate, project (the lifter is not trained here)
-                was = lifter.training
-                lifter.eval()
-                depth = lifter(full).depth
-                lifter.train(was)
-                p3 = depth_to_points(full, depth, distance=cfg.model.distance)
-                rot = self._local(self._sample_rotations(n, self.generator))
-                # min_depth as in lift_cycle's projections (a check for z <= 0 would be a host sync)
-                jr2d = project(view_transform(p3, rot, distance=cfg.model.distance), min_depth=0.1)
-                if L.clamp_2d is not None:
-                    jr2d = jr2d.clamp(-L.clamp_2d, L.clamp_2d)
-            xr, vr = self._mask(jr2d, torch.ones_like(dv), n)
-            z_rot = gather_with_grad(occ_features(lifter, complete(xr, vr)))
-            losses["l_ve"] = contrastive_loss(
-                self.models["miner_ve"] if "miner_ve" in self.models else None,
-                z_full, z_rot, L.temperature,
-            )
+            rot = self._local(self._sample_rotations(n, self.generator))
+            v_ve = self._visibility(x, torch.ones_like(dv), n)
+        losses = self._forward("occlusion", x, x_pos, v_pos, v_ti, rot, v_ve)
         self._nan_hook(losses)
-        w = {"l_ti": L.w_ti, "l_ve": L.w_ve}
-        total = sum(w[k] * v for k, v in losses.items())
         opts = [self.optimizers["occlusion"]]
         if cfg.schedule.shared_optimizer:
             opts.append(self.optimizers["backbone"])
-        for o in opts:
-            o.zero_grad(set_to_none=True)
-        total.backward()
-        if cfg.schedule.shared_optimizer:  # L_occlusion trains the f_occ path, not the depth
-            for p in self._not_occlusion_parameters():
-                p.grad = None
-        for o in opts:
-            self._sync_grads(o)
-        for o in opts:
-            o.step()
+
+        def drop() -> None:  # L_occlusion trains the f_occ path, not the depth
+            if cfg.schedule.shared_optimizer:
+                for p in self._not_occlusion_parameters():
+                    p.grad = None
+
+        self._optimise(weighted_total(losses, cfg), opts, drop)
         return losses
 
     def supervised_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -553,17 +1012,9 @@ class Trainer:
         local = self._local(idx)
         x = self.data.poses[local]
         gt = self.data.poses_3d[local].to(x.dtype) / 1000.0
-        depth = self.models["lifter"](x).depth
-        p = depth_to_points(x, depth, distance=self.cfg.model.distance)
-        p = p - p[:, ROOT : ROOT + 1]
-        s = optimal_scale(p, gt)
-        losses = {"l_sup": pose_l2_loss(s[:, None, None] * p, gt)}
+        losses = self._forward("supervised", x, gt)
         self._nan_hook(losses)
-        opt = self.optimizers["backbone"]
-        opt.zero_grad(set_to_none=True)
-        losses["l_sup"].backward()
-        self._sync_grads(opt)
-        opt.step()
+        self._optimise(losses["l_sup"], [self.optimizers["backbone"]])
         return losses
 
     # ------------------------------------------------------------------ loop
