@@ -140,5 +140,12 @@ def test_reproduce_tiny_writes_tables(data_dir, tmp_path):
     md = (tmp_path / "tables.md").read_text()
     assert "Table 1" in md and "Table 3" in md and "44.7" in md and "Floor: flat" in md
     assert {"vs_supervised", "ocr_n3", "baseline_n3"} <= set(res["goals"])
+    # checkpoints chosen on validation clips that are not reported on
+    meta = res["meta"]
+    assert meta["selection_clips"] >= 1 and meta["report_clips"] >= 1
+    for v in ("baseline", "ocr_pose", "supervised"):
+        c = meta["checkpoints"][v]
+        assert c["file"] == "best.pt" and 1 <= c["epoch"] <= c["of_epochs"]
+    assert "report clips" in md
     for f in res["figures"]:
         assert (tmp_path / f).is_file()

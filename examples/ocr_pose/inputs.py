@@ -205,6 +205,42 @@ def subsample_dataset(ds: PoseDataset, max_poses: Optional[int], seed: int) -> P
     return ds if idx is None else ds.subset(idx.numpy())
 
 
+def split_by_clip(
+    ds: PoseDataset, fraction: float, seed: int
+) -> Tuple[PoseDataset, PoseDataset]:
+    """Split a dataset into two parts that share no clip (sequence).
+
+    A seeded ``fraction`` of the clips (at least one, and at least one left over) forms the first
+    part, the other clips the second. Frames of one clip are strongly correlated, so a checkpoint
+    chosen on the first part and evaluated on the second is not chosen on the frames it is
+    scored on.
+
+    Args:
+        ds: a dataset with per-pose ``clip`` labels.
+        fraction: share of the clips in the first part, in ``(0, 1)``.
+        seed: seed of the clip permutation.
+
+    Returns:
+        ``(first, second)`` datasets.
+
+    Raises:
+        ValueError: ``ds`` has no clip labels or fewer than 2 clips, or ``fraction`` is not in
+            ``(0, 1)``.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction: expected a value in (0, 1), got {fraction}")
+    if ds.clip is None:
+        raise ValueError("ds: needs per-pose 'clip' labels to split by clip")
+    clips = np.unique(ds.clip)
+    if len(clips) < 2:
+        raise ValueError(f"ds: needs at least 2 clips to split by clip, got {len(clips)}")
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(clips), generator=g).numpy()
+    k = min(max(1, round(fraction * len(clips))), len(clips) - 1)
+    first = np.isin(ds.clip, clips[order[:k]])
+    return ds.subset(np.flatnonzero(first)), ds.subset(np.flatnonzero(~first))
+
+
 def action_labels(ds_action: Optional[np.ndarray], n: int) -> Sequence[str]:
     """Per-pose action labels (``"all"`` when the file has none)."""
     return ["all"] * n if ds_action is None else [str(a) for a in ds_action]

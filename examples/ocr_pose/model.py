@@ -54,7 +54,7 @@ def build_models(cfg: Config) -> nn.ModuleDict:
         mods["lifter"] = DecoupledLiftingEncoder(
             NUM_JOINTS, channels=m.hidden, num_blocks=m.num_blocks, occ_dim=m.occ_dim,
             dropout=m.dropout, rotation_representation=m.rotation_representation,
-            check_inputs=False,
+            rot_dim=m.rot_dim, depth_input=m.depth_input, check_inputs=False,
         )
     if cfg.uses_filling:
         mods["filler"] = PoseFillingNetwork(
