@@ -59,7 +59,8 @@ def choose_k_of_n(
 
 def apply_visibility(pose: Tensor, visible: Tensor, fill_value: float = 0.0) -> Tensor:
     """Keep ``pose`` ``(..., J, C)`` where ``visible`` ``(..., J)`` and put ``fill_value`` elsewhere."""
-    return torch.where(visible[..., None], pose, torch.as_tensor(fill_value, dtype=pose.dtype, device=pose.device))
+    # a Python scalar, not a tensor made from it: no host-to-device copy per call
+    return torch.where(visible[..., None], pose, float(fill_value))
 
 
 class Augmenter:

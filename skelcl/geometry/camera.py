@@ -156,7 +156,7 @@ def weak_perspective_project(
 
 def _intrinsic(value: Union[Number, TensorLike], name: str, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return torch.tensor(float(value), dtype=like.dtype, device=like.device)
+        return like.new_full((), float(value))  # filled on the device, no host copy
     t = as_tensor(value, name).to(like.dtype)
     try:
         torch.broadcast_shapes(t.shape, like.shape)

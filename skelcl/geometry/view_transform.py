@@ -23,7 +23,8 @@ def _offset(distance: Union[float, int, torch.Tensor], like: torch.Tensor) -> to
     if isinstance(distance, torch.Tensor):
         d = distance.to(dtype=like.dtype, device=like.device)
     elif isinstance(distance, (int, float)) and not isinstance(distance, bool):
-        d = torch.tensor(float(distance), dtype=like.dtype, device=like.device)
+        # new_full fills on the device: no host-to-device copy (CUDA-graph capturable)
+        d = like.new_full((), float(distance))
     else:
         raise TypeError(f"distance: expected a number or tensor, got {type(distance).__name__}")
     z = torch.zeros_like(d)
