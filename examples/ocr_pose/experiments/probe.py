@@ -5,6 +5,7 @@ full 156-step epochs and JSON overrides, evaluated on the same selection / repor
     SKELCL_DATA_DIR=../shared/data OMP_NUM_THREADS=1 \\
         python -m examples.ocr_pose.experiments.probe VARIANT EPOCHS OUT_DIR ['{"loss": {"w_rot": 0.01}}']
 
+``PROBE_SEED`` (default 0) sets the seed of the data subsets, the split and the training.
 Prints one JSON line: validation P-MPJPE (mm) per epoch on the selection clips, and the
 ``last.pt`` / ``best.pt`` P-MPJPE on the report clips (unoccluded, and Visible / All with N = 3).
 """
@@ -35,7 +36,7 @@ def main(argv) -> None:
     variant, epochs, out = argv[0], int(argv[1]), argv[2]
     over = json.loads(argv[3]) if len(argv) > 3 else {}
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    seed, b = 0, BUDGETS["quick"]
+    seed, b = int(os.environ.get("PROBE_SEED", "0")), BUDGETS["quick"]
     t0 = time.time()
     d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=b["views"], seed=seed)
     select_ds, report_ds = split_by_clip(d["validation"], SELECTION_FRACTION, seed + 3)
