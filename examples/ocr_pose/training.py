@@ -766,13 +766,6 @@ class Trainer:
             self.val = Poses3D(self.val.poses.to(d), self.val.confidence.to(d),
                                self.val.poses_3d.to(d), self.val.action, self.val.source)
 
-    def _occlusion_parameters(self) -> List[nn.Parameter]:
-        return occlusion_parameters(self.models)
-
-    def _not_occlusion_parameters(self) -> List[nn.Parameter]:
-        keep = {id(p) for p in self._occlusion_parameters()}
-        return [p for p in self.models["lifter"].parameters() if id(p) not in keep]
-
     def _wrap(self, kind: str, module: nn.Module) -> nn.Module:
         """``module`` itself in one process; under torchrun a
         :class:`~torch.nn.parallel.DistributedDataParallel` of it
@@ -800,18 +793,15 @@ class Trainer:
         self._pending = kind
         return out
 
-    def _optimise(self, loss: torch.Tensor, opts: List[torch.optim.Optimizer],
-                  drop: Callable[[], None] = lambda: None) -> None:
+    def _optimise(self, loss: torch.Tensor, opts: List[torch.optim.Optimizer]) -> None:
         """Zero the gradients of ``opts``, back-propagate ``loss`` (under DDP the gradients are
-        averaged over the ranks during this backward), call ``drop`` (gradients not to apply),
-        step."""
+        averaged over the ranks during this backward), step."""
         if self._pending is None:
             raise RuntimeError("backward without a step-module forward")
         self._pending = None
         for o in opts:
             o.zero_grad(set_to_none=True)
         loss.backward()
-        drop()
         for o in opts:
             o.step()
 
@@ -997,14 +987,10 @@ class Trainer:
         self._nan_hook(losses)
         opts = [self.optimizers["occlusion"]]
         if cfg.schedule.shared_optimizer:
+            # only the f_occ path gets gradients here (the occlusion step module registers only
+            # it and runs the depth head without gradient), so Adam skips the rest
             opts.append(self.optimizers["backbone"])
-
-        def drop() -> None:  # L_occlusion trains the f_occ path, not the depth
-            if cfg.schedule.shared_optimizer:
-                for p in self._not_occlusion_parameters():
-                    p.grad = None
-
-        self._optimise(weighted_total(losses, cfg), opts, drop)
+        self._optimise(weighted_total(losses, cfg), opts)
         return losses
 
     def supervised_step(self, idx: torch.Tensor) -> Dict[str, torch.Tensor]:
