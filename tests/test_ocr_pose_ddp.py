@@ -88,6 +88,43 @@ def test_init_distributed_without_torchrun_is_a_single_process(monkeypatch):
         D.init_distributed(device="tpu")
 
 
+def test_launched_by_torchrun_reads_world_size(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert not D.launched_by_torchrun()
+    for value, expected in (("1", False), ("2", True), ("two", False)):
+        monkeypatch.setenv("WORLD_SIZE", value)
+        assert D.launched_by_torchrun() is expected
+
+
+def test_exit_worker_flushes_and_skips_finalisation():
+    code = ("import atexit, sys; from examples.ocr_pose.distributed import exit_worker; "
+            "atexit.register(lambda: print('finalised')); sys.stdout.write('partial line'); "
+            "sys.stderr.write('err'); exit_worker(7)")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 7
+    assert proc.stdout == "partial line" and proc.stderr == "err"  # flushed, no atexit handler ran
+
+
+@pytest.mark.parametrize("world", ["2", "1"])
+def test_command_line_under_torchrun_exits_through_exit_worker(tmp_path, world):
+    """``python -m examples.ocr_pose`` in a torchrun worker (``WORLD_SIZE > 1``) leaves through
+    :func:`exit_worker` (same status and messages, no ``atexit`` handlers); alone, through
+    ``sys.exit`` (they run)."""
+    args = ["evaluate", "--checkpoint", str(tmp_path / "missing.pt"), "--data",
+            str(tmp_path / "x.npz"), "--json", str(tmp_path / "o.json")]
+    code = ("import atexit, runpy, sys; atexit.register(lambda: print('finalised')); "
+            f"sys.argv = ['examples.ocr_pose'] + {args!r}; "
+            "runpy.run_module('examples.ocr_pose', run_name='__main__', alter_sys=True)")
+    env = dict(os.environ, PYTHONPATH=str(REPO), WORLD_SIZE=world)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error:" in proc.stderr and "missing.pt" in proc.stderr
+    assert ("finalised" in proc.stdout) is (world == "1")
+
+
 def test_global_masked_mean_single_process_is_the_masked_mean():
     g = torch.Generator().manual_seed(0)
     v = torch.rand(5, 7, generator=g, dtype=torch.float64)
@@ -424,3 +461,4 @@ def test_torchrun_cli_writes_checkpoints_on_rank_zero_and_resume_continues_exact
 if __name__ == "__main__":  # pragma: no cover - the torchrun worker
     sys.path.insert(0, str(REPO))
     _worker(Path(sys.argv[1]))
+    D.exit_worker(0)  # no interpreter finalisation racing gloo's threads (see D.exit_worker)

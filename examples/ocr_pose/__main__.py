@@ -117,4 +117,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    from .distributed import exit_worker, launched_by_torchrun
+
+    if launched_by_torchrun():  # a torchrun worker: skip finalisation (see exit_worker)
+        exit_worker(status)
+    sys.exit(status)
