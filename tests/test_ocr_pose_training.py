@@ -213,6 +213,7 @@ def _supervised_data():
                      "schedule": {"occlusion_steps": 1}}),
     ("ocr_pose", {"model": {"depth_input": "feature"},  # rotation decoder unused w/o L_rot
                   "loss": {"w_rot": 0.0, "hard_negative_miner": False}}),
+    ("baseline", {"loss": {"w_knee": 0.5}}),  # the backward-knee prior
     ("supervised", {}),
     ("supervised", {"model": {"lifter": "decoupled", "depth_input": "feature"}}),
 ])
@@ -289,7 +290,7 @@ class _HostSyncs:
 
 @pytest.mark.parametrize("variant", ["ocr_pose", "occluded_training", "supervised"])
 def test_training_steps_make_no_host_synchronisation(tmp_path, variant):
-    cfg = _cfg(variant, schedule={"disc_every": 1})
+    cfg = _cfg(variant, schedule={"disc_every": 1}, loss={"w_knee": 0.1})
     data = (_supervised_data() if variant == "supervised"
             else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)))
     tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path, progress=False)
@@ -402,3 +403,37 @@ def test_rotation_loss_cannot_reshape_the_depth_through_the_cycle(detach):
     assert all(t is not None and t.abs().sum() > 0 for t in trunk)  # L_rot trains the rotation
     reached = any(h is not None and h.abs().sum() > 0 for h in head)
     assert reached is (not detach)
+
+
+def test_knee_prior_is_off_by_default_and_trains_the_depth_when_on():
+    """``loss.w_knee``: ``l_knee`` is the backward-knee hinge of the lifted J3D (the value of
+    :func:`skelcl.losses.knee_direction_loss` on the cycle's ``pose_3d``), weighted into
+    ``L_backbone``; its gradient reaches the depth head. Off (absent) by default."""
+    from examples.ocr_pose.config import ConfigError
+    from examples.ocr_pose.model import build_models
+    from examples.ocr_pose.training import BackboneLoss, weighted_total
+    from skelcl.geometry import sample_view_rotation
+    from skelcl.losses import knee_direction_loss, lift_cycle
+
+    assert _cfg("baseline").loss.w_knee == 0.0
+    g = torch.Generator().manual_seed(0)
+    x = 0.05 * torch.randn(32, 17, 2, generator=g)
+    rot = sample_view_rotation(32, generator=g)
+    models = build_models(_cfg("baseline"))
+    out = BackboneLoss(models["lifter"], None, models["disc"], _cfg("baseline"))(x, None, None, rot)
+    assert "l_knee" not in out.losses
+    cfg = _cfg("baseline", loss={"w_knee": 2.0})
+    lifter = models["lifter"].eval()  # eval: the same forward twice (no dropout, fixed BN)
+    out = BackboneLoss(lifter, None, models["disc"], cfg)(x, None, None, rot)
+    cyc = lift_cycle(lifter, x, rot, distance=cfg.model.distance, clamp=cfg.loss.clamp_2d)
+    torch.testing.assert_close(out.losses["l_knee"], knee_direction_loss(cyc.pose_3d))
+    total = weighted_total(out.losses, cfg)
+    rest = weighted_total({k: v for k, v in out.losses.items() if k != "l_knee"}, cfg)
+    torch.testing.assert_close(total - rest, 2.0 * out.losses["l_knee"])
+    lifter.zero_grad()
+    assert float(out.losses["l_knee"]) > 0  # an untrained lifter bends some knees backwards
+    out.losses["l_knee"].backward()
+    assert all(p.grad is not None for p in lifter.parameters())
+    assert float(sum(p.grad.abs().sum() for p in lifter.parameters())) > 0
+    with pytest.raises(ConfigError, match="w_knee"):
+        _cfg("baseline", loss={"w_knee": -1.0})

@@ -101,6 +101,11 @@ class LossConfig:
         pf_joints: ``"masked"`` or ``"all"``: joints over which ``L_pf`` is averaged (our choice).
         clamp_2d: clamp of the projected ``JR2D`` (baseline: 0.2 normalised units); ``null`` off.
         adversarial: use the LSGAN discriminator (off only for ablations / the supervised run).
+        w_knee: weight of ``L_knee`` in ``L_backbone``, the backward-knee prior on the lifted
+            ``J3D`` (:func:`skelcl.losses.knee_direction_loss`; our addition, not in the paper;
+            default 0 = off). It breaks the mirror ambiguity of lifting from 2D: without it a
+            run may settle on the depth-mirrored pose (``docs/results.md``, "Mirror-image
+            depth").
     """
 
     w_pf: float = 10.0
@@ -119,6 +124,7 @@ class LossConfig:
     pf_joints: str = "masked"
     clamp_2d: Optional[float] = 0.2
     adversarial: bool = True
+    w_knee: float = 0.0
 
 
 @dataclass
@@ -306,6 +312,7 @@ _NONNEGATIVE = {
     "schedule.epochs", "schedule.warmup_epochs", "schedule.backbone_steps",
     "schedule.occlusion_steps", "occlusion.mask_max", "occlusion.data_mask_max",
     "loss.w_pf", "loss.w_2d", "loss.w_3d", "loss.w_adv", "loss.w_rot", "loss.w_ti", "loss.w_ve",
+    "loss.w_knee",
 }
 _POSITIVE_FLOAT = {"schedule.lr", "loss.temperature", "model.distance", "schedule.lr_decay",
                    "loss.clamp_2d"}

@@ -8,6 +8,9 @@ frame-wise means over the dataset and per action label):
   "Visible" the alignment is fitted on the visible joints only.
 - **N-MPJPE** (mm): root-aligned, after the per-frame least-squares scale
   (:func:`skelcl.metrics.n_mpjpe`) - scale-free.
+- **Backward knees** (``backward_knees``: ``pred`` and ``gt``): the share of knees that bend
+  backwards (:func:`skelcl.losses.knee_bend` < 0), a diagnostic of the mirror-image depth
+  solution (about 1 % in real poses).
 - **MPJPE**, **PCK3D@150mm**, **AUC** (0-150 mm): root-aligned, no rotation. The lifter predicts
   in normalised units (the 2D is normalised so that head-pelvis is 0.1 and the root sits at depth
   ``D = 10``), so these scale-sensitive metrics need a metric scale: **our choice** is one global
@@ -37,6 +40,7 @@ from torch import nn
 from skelcl.augment import RandomJointMask
 from skelcl.data.pose_dataset import PoseDataset, load_pose_dataset
 from skelcl.geometry import RootScaleNormalizer2D
+from skelcl.losses import knee_bend
 from skelcl.metrics import auc, group_mean, mpjpe, n_mpjpe, p_mpjpe, pck3d
 
 from .checkpoint import load_checkpoint
@@ -127,6 +131,10 @@ def compute_metrics(
         for k, v in vals.items():
             out[k][name] = float(v.mean())  # frame-wise mean
     out["mpjpe_scale_mm_per_unit"] = scale
+    # mirror-image diagnostic: the share of knees bent backwards (docs/results.md, "Mirror-image
+    # depth"); about 1 % in real poses, near 100 % for a lifter that learned the mirrored depth
+    out["backward_knees"] = {"pred": float((knee_bend(p) < 0).double().mean()),
+                             "gt": float((knee_bend(t) < 0).double().mean())}
     out["frames"] = int(p.shape[0])
     out["visible_joint_fraction"] = float(visible.double().mean())
     if actions is not None:

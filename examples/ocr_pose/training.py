@@ -81,6 +81,7 @@ from skelcl.geometry import (
     view_transform,
 )
 from skelcl.losses import (
+    knee_direction_loss,
     lift_cycle,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
@@ -167,10 +168,11 @@ def contrastive_loss(
 
 def weighted_total(losses: Dict[str, torch.Tensor], cfg: Config) -> torch.Tensor:
     """``Σ w_k L_k`` over the terms of ``losses`` with the weights of ``cfg.loss`` (``l_pf``,
-    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``: ``L_backbone``; ``l_ti``, ``l_ve``: ``L_occlusion``)."""
+    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``, ``l_knee``: ``L_backbone``; ``l_ti``, ``l_ve``:
+    ``L_occlusion``)."""
     L = cfg.loss
     w = {"l_pf": L.w_pf, "l_2d": L.w_2d, "l_3d": L.w_3d, "l_adv": L.w_adv, "l_rot": L.w_rot,
-         "l_ti": L.w_ti, "l_ve": L.w_ve}
+         "l_ti": L.w_ti, "l_ve": L.w_ve, "l_knee": L.w_knee}
     return sum(w[k] * v for k, v in losses.items())
 
 
@@ -443,6 +445,7 @@ class BackboneLoss(StepLoss):
         self.rotation_distance = cfg.loss.rotation_distance
         self.with_rot = cfg.loss.w_rot > 0
         self.rot_detach_relift = cfg.loss.rot_detach_relift
+        self.with_knee = cfg.loss.w_knee > 0
 
     @_gemm_scope
     def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: Optional[torch.Tensor],
@@ -461,6 +464,8 @@ class BackboneLoss(StepLoss):
                          distance=self.distance, clamp=self.clamp)
         losses["l_2d"] = pose_l2_loss(cyc.recovered_2d, x_in)
         losses["l_3d"] = pose_l2_loss(cyc.relifted_3d, cyc.rotated_3d)
+        if self.with_knee:  # the backward-knee prior on J3D (loss.w_knee, our addition)
+            losses["l_knee"] = knee_direction_loss(cyc.pose_3d, validate=False)
         if self.disc is not None:
             score = self._net(lambda q: call_frozen(self.disc, q), cyc.rotated_2d)
             losses["l_adv"] = lsgan_generator_loss(score)

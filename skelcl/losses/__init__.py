@@ -3,6 +3,7 @@ API page of each submodule)."""
 
 from .adversarial import lsgan_discriminator_loss, lsgan_generator_loss
 from .cycle import CycleOutput, LiftCycle, lift_cycle
+from .knee_direction import body_forward, knee_bend, knee_direction_loss
 from .pose_losses import filling_loss, pose_l2_loss
 from .rotation import rotation_consistency_loss
 
@@ -15,4 +16,7 @@ __all__ = [
     "lsgan_generator_loss",
     "lsgan_discriminator_loss",
     "rotation_consistency_loss",
+    "body_forward",
+    "knee_bend",
+    "knee_direction_loss",
 ]
