@@ -152,3 +152,22 @@ def test_real_motion_capture_bends_forward_and_its_mirror_backward(data_dir):
     m[..., 2] = -m[..., 2]
     assert float((knee_bend(m) < 0).double().mean()) > 0.99
     assert float(knee_direction_loss(m)) > 0.05
+
+
+def test_mirror_diagnostic_report_on_real_poses(data_dir):
+    """``examples/ocr_pose/experiments/mirror_diagnostic.py``: a perfect prediction is not
+    mirrored, its mirror image is recognised as one (and scored by P-MPJPE, which excludes
+    reflections)."""
+    from examples.ocr_pose.experiments.mirror_diagnostic import mirror_report
+
+    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
+    if not f.exists():
+        pytest.skip(f"{f.name} not in {data_dir}")
+    with np.load(f) as z:
+        gt = torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3)[::400])
+    ok = mirror_report(gt / 1000.0, gt)
+    assert ok["p_mpjpe"] == 0.0 and ok["frac_mirror_better"] == 0.0 and ok["backward_knees"] < 0.02
+    assert ok["depth_spread_pred"] == ok["depth_spread_gt"]
+    bad = mirror_report(gt * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64), gt)
+    assert bad["mirrored"] == 0.0 and bad["frac_mirror_better"] > 0.95 and bad["backward_knees"] > 0.98
+    assert bad["p_mpjpe"] > 20.0 and bad["best_of_both"] == 0.0
