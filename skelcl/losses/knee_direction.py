@@ -84,8 +84,10 @@ def body_forward(pose_3d: torch.Tensor, layout: Union[str, Skeleton] = H36M17) -
         >>> body_forward(p).tolist()  # left = +x, up = +y: facing +z
         [0.0, 0.0, 1.0]
     """
-    j = _check(pose_3d, layout)
-    P = pose_3d
+    return _forward(pose_3d, _check(pose_3d, layout))
+
+
+def _forward(P: torch.Tensor, j: Dict[str, int]) -> torch.Tensor:
     lr = (P[..., j["l_hip"], :] - P[..., j["r_hip"], :]) + (P[..., j["l_shoulder"], :] - P[..., j["r_shoulder"], :])
     up = 0.5 * (P[..., j["l_shoulder"], :] + P[..., j["r_shoulder"], :]) - 0.5 * (
         P[..., j["l_hip"], :] + P[..., j["r_hip"], :])
@@ -102,7 +104,7 @@ def knee_bend(pose_3d: torch.Tensor, layout: Union[str, Skeleton] = H36M17) -> t
     0 for a straight leg or a degenerate torso. Bounded by ``[-1/2, 1/2]``.
     """
     j = _check(pose_3d, layout)
-    fwd = body_forward(pose_3d, layout)
+    fwd = _forward(pose_3d, j)
     eps = torch.finfo(pose_3d.dtype).eps
     out = []
     for side in ("l", "r"):
