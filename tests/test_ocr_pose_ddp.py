@@ -193,12 +193,11 @@ def run_steps(trainer) -> list:
         kind = trainer.epoch_kind(epoch)
         for i, idx in enumerate(trainer._batches()):
             if kind == "warmup":
-                losses = trainer.warmup_step(idx)
-            elif trainer._step_kind(i) == "backbone":
-                losses = trainer.backbone_step(idx)
-            else:
-                losses = trainer.occlusion_step(idx)
-            out.append({k: float(v) for k, v in D.mean_over_ranks(losses).items()})
+                out.append({k: float(v) for k, v in D.mean_over_ranks(trainer.warmup_step(idx)).items()})
+                continue
+            for step_kind in trainer._step_kinds(i):
+                step = trainer.backbone_step if step_kind == "backbone" else trainer.occlusion_step
+                out.append({k: float(v) for k, v in D.mean_over_ranks(step(idx)).items()})
         trainer.epoch += 1
     return out
 

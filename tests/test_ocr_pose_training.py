@@ -199,6 +199,41 @@ def _step_inputs(tr: Trainer, kind: str, b: int = 16):
     return x, x, dv, vis, tr._rotations(idx), tr._visibility(x, torch.ones_like(dv), n)
 
 
+@pytest.mark.parametrize("alternation, pattern, backbone, occlusion", [
+    # 6 batches per main epoch
+    ("per_batch", (1, 1), 6, 6),   # every batch: a backbone, then an occlusion update
+    ("per_batch", (2, 1), 6, 3),   # an occlusion update after every second backbone update
+    ("per_batch", (1, 3), 6, 18),
+    ("split", (1, 1), 3, 3),       # the batches shared out between the kinds
+    ("split", (2, 1), 4, 2),
+])
+def test_alternation_counts_the_updates_of_an_epoch(tmp_path, alternation, pattern, backbone, occlusion):
+    cfg = _cfg("ocr_pose", schedule={"epochs": 1, "max_steps_per_epoch": 6, "alternation": alternation,
+                                     "backbone_steps": pattern[0], "occlusion_steps": pattern[1]})
+    tr = Trainer(cfg, Poses2D(_poses(192), torch.ones(192, 17, dtype=torch.bool)), _norm(), "camera",
+                 None, tmp_path, progress=False)
+    calls = []
+    for kind in ("backbone", "occlusion"):
+        step = getattr(tr, f"{kind}_step")
+        setattr(tr, f"{kind}_step", lambda idx, k=kind, f=step: (calls.append((k, idx)), f(idx))[1])
+    tr.fit()
+    kinds = [k for k, _ in calls]
+    assert kinds.count("backbone") == backbone and kinds.count("occlusion") == occlusion
+    assert tr.backbone_steps == backbone
+    assert tr.step == 6 + backbone + occlusion  # warm-up batches, then every update
+    if alternation == "per_batch":  # occlusion updates reuse the batch of the backbone update before
+        for (k0, i0), (k1, i1) in zip(calls, calls[1:]):
+            if k1 == "occlusion":
+                assert torch.equal(i0, i1)
+    else:  # every update on its own batch
+        assert len({tuple(i.tolist()) for _, i in calls}) == len(calls)
+
+
+def test_alternation_rejects_an_unknown_mode():
+    with pytest.raises(Exception, match="schedule.alternation"):
+        _cfg("ocr_pose", schedule={"alternation": "interleaved"})
+
+
 def _supervised_data():
     x = _poses()
     g = torch.Generator().manual_seed(1)

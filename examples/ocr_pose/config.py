@@ -139,8 +139,15 @@ class ScheduleConfig:
         lr_decay: multiplicative decay per epoch (0.95).
         disc_every: one discriminator step every this many generator (backbone) steps (3).
         backbone_steps, occlusion_steps: the alternation pattern: this many ``L_backbone``
-            batches, then this many ``L_occlusion`` batches (our default 1:1; the baseline code
-            used 1:4).
+            updates, then this many ``L_occlusion`` updates (our default 1:1; the baseline code
+            used 1:4). How the updates meet the batches: ``alternation``.
+        alternation: ``"per_batch"`` (default): every batch makes one ``L_backbone`` update, and
+            after every ``backbone_steps`` of them ``occlusion_steps`` ``L_occlusion`` updates
+            follow on the same batch; a contrastive variant then makes as many backbone updates
+            per epoch as one without contrast (our reading of the paper's "iterative training
+            strategy"). ``"split"``: the batches of an epoch are shared out between the two
+            kinds in the pattern, so with 1:1 a contrastive variant makes half the backbone
+            updates (the default before; ``docs/results.md`` "Per-batch alternation").
         max_steps_per_epoch: cap on batches per epoch (``null``: the whole training set).
         checkpoint_every: write ``last.pt`` every this many epochs (and always at the end).
         sync_batchnorm: under ``torchrun``, compute BatchNorm statistics over the global batch
@@ -173,6 +180,7 @@ class ScheduleConfig:
     disc_every: int = 3
     backbone_steps: int = 1
     occlusion_steps: int = 1
+    alternation: str = "per_batch"
     max_steps_per_epoch: Optional[int] = None
     checkpoint_every: int = 1
     sync_batchnorm: bool = False
@@ -300,6 +308,7 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {
     "model.depth_input": ("rotation", "feature"),
     "loss.rotation_distance": ("geodesic", "frobenius"),
     "loss.pf_joints": ("masked", "all"),
+    "schedule.alternation": ("per_batch", "split"),
     "occlusion.occludable": ("limbs", "all"),
 }
 _POSITIVE_INT = {

@@ -16,7 +16,9 @@ One training step of an unsupervised variant, in the order the code runs it:
 * ``L_backbone = w_pf L_pf + w_2D L_2D + w_3D L_3D + w_adv L_adv + w_rot L_rot`` updates the
   filling and lifting networks (optimiser ``backbone``).
 * **Occlusion step** (alternating with backbone steps, ``schedule.backbone_steps :
-  schedule.occlusion_steps``): ``L_occlusion = w_ti L_ti + w_ve L_ve`` (InfoNCE with ``τ = 0.5``
+  schedule.occlusion_steps``; with ``schedule.alternation = "per_batch"``, the default, every
+  batch makes a backbone update and the occlusion updates follow on the same batch, so every
+  variant makes the same number of backbone updates): ``L_occlusion = w_ti L_ti + w_ve L_ve`` (InfoNCE with ``τ = 0.5``
   and the attention hard-negative miner ``Φ_A``, in-batch negatives ``K = B - 1``) updates the
   filling network, the encoder's ``f_occ`` path (trunk + ``f_occ`` head) and the miners
   (optimiser ``occlusion``).
@@ -1034,11 +1036,22 @@ class Trainer:
         cap = self.cfg.schedule.max_steps_per_epoch
         return batches if cap is None else batches[:cap]
 
-    def _step_kind(self, i: int) -> str:
+    def _step_kinds(self, i: int) -> List[str]:
+        """The updates that batch ``i`` of a main epoch makes, in order (``schedule.alternation``)."""
         s = self.cfg.schedule
         if "occlusion" not in self.optimizers:
-            return "backbone"
-        return "backbone" if i % (s.backbone_steps + s.occlusion_steps) < s.backbone_steps else "occlusion"
+            return ["backbone"]
+        if s.alternation == "split":
+            period = s.backbone_steps + s.occlusion_steps
+            return ["backbone" if i % period < s.backbone_steps else "occlusion"]
+        # per_batch: a backbone update on every batch (when backbone_steps >= 1), and after every
+        # backbone_steps of them the occlusion updates on the same batch
+        if s.backbone_steps < 1:
+            return ["occlusion"] * s.occlusion_steps
+        kinds = ["backbone"]
+        if (i + 1) % s.backbone_steps == 0:
+            kinds += ["occlusion"] * s.occlusion_steps
+        return kinds
 
     def validate(self) -> Optional[Dict[str, float]]:
         """P-MPJPE (mm) of the current model on the unoccluded validation poses."""
@@ -1099,11 +1112,14 @@ class Trainer:
                     losses = self.warmup_step(idx)
                 elif kind == "supervised":
                     losses = self.supervised_step(idx)
-                elif self._step_kind(i) == "backbone":
-                    losses = self.backbone_step(idx)
                 else:
-                    losses = self.occlusion_step(idx)
-                self.step += 1
+                    losses = {}
+                    for step_kind in self._step_kinds(i):
+                        step = self.backbone_step if step_kind == "backbone" else self.occlusion_step
+                        losses.update(step(idx))
+                        self.step += 1
+                if kind != "main":
+                    self.step += 1
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v.detach()
                     counts[k] = counts.get(k, 0) + 1
