@@ -375,9 +375,9 @@ def test_distributed_data_parallel_averages_the_trainers_gradients(ddp_run):
     drift apart (so nothing else averages the gradients)."""
     _, res = ddp_run
     n_warm, n_main = N_STEPS_PER_EPOCH, N_STEPS_PER_EPOCH  # run_steps: one warm-up, one main epoch
-    n_backbone = sum(1 for i in range(n_main) if i % 2 == 0)  # backbone:occlusion 1:1
-    expected = {"warmup": n_warm, "backbone": n_backbone, "disc": n_backbone,  # disc_every = 1
-                "occlusion": n_main - n_backbone}
+    # backbone:occlusion 1:1, alternation "per_batch": every batch a backbone and an occlusion update
+    expected = {"warmup": n_warm, "backbone": n_main, "disc": n_main,  # disc_every = 1
+                "occlusion": n_main}
     for out in res:
         assert set(out["step_modules"]) == set(expected)
         assert set(out["step_modules"].values()) == {"DistributedDataParallel"}
@@ -401,8 +401,9 @@ def _assert_same_as_one_process(res, ref, losses, key_losses, key_state):
         for name, m in ref.models.items():
             for k, v in m.state_dict().items():
                 # atol: biases right before a BatchNorm have a zero gradient in exact arithmetic;
-                # Adam turns their float64 rounding noise into ~1e-11 steps
-                torch.testing.assert_close(out[key_state][name][k], v, rtol=1e-9, atol=1e-9,
+                # Adam turns their float64 rounding noise into steps of up to ~1e-9 over the
+                # 3 backbone and 3 occlusion updates (measured 1.1e-9)
+                torch.testing.assert_close(out[key_state][name][k], v, rtol=1e-9, atol=1e-8,
                                            msg=lambda s, n=name, k=k: f"{n}.{k}: {s}")
     for k, v in res[0][key_state]["lifter"].items():  # the ranks hold identical models
         assert torch.equal(res[1][key_state]["lifter"][k], v), k

@@ -23,7 +23,8 @@ Every table shows the supervised reference and the two floors computed on the sa
 mean training pose, and flat lifting (input 2D with zero depth).
 
 Budgets: ``tiny`` (tests: a few steps, small networks), ``quick`` (about 40 minutes for all
-variants on 2 CPU cores: 40k training poses, width 128, batch 256, 40 full epochs = 6,240 steps,
+variants on 2 CPU cores: 40k training poses, width 128, batch 256, 40 full epochs = 6,240 backbone
+updates per variant, each followed by an occlusion update in the contrastive variants,
 and three documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
 view rotations (``rotation.elevation = rotation.roll = [0, 0]``), and the backward-knee prior
 ``loss.w_knee = 1`` against the mirror-image depth (see ``docs/results.md``)), ``paper``
@@ -108,7 +109,7 @@ BUDGETS: Dict[str, Dict[str, Any]] = {
         "tsne_poses": 10, "tsne_copies": 40,
         "overrides": {
             "model": {"hidden": 128, "occ_dim": 64, "disc_hidden": 128},
-            # full epochs: 40000 // 256 = 156 steps, 40 epochs = 6,240 steps per variant
+            # full epochs: 40000 // 256 = 156 steps, 40 epochs = 6,240 backbone updates per variant
             "schedule": {"epochs": 40, "warmup_epochs": 1, "batch_size": 256, "lr": 2e-4,
                          "lr_decay": 0.98, "max_steps_per_epoch": None},
             # Short-schedule deviation (measured on synthetic data, 2000 steps): with the
