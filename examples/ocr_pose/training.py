@@ -1044,10 +1044,9 @@ class Trainer:
         if s.alternation == "split":
             period = s.backbone_steps + s.occlusion_steps
             return ["backbone" if i % period < s.backbone_steps else "occlusion"]
-        # per_batch: a backbone update on every batch (when backbone_steps >= 1), and after every
-        # backbone_steps of them the occlusion updates on the same batch
-        if s.backbone_steps < 1:
-            return ["occlusion"] * s.occlusion_steps
+        # per_batch: a backbone update on every batch, and after every backbone_steps of them the
+        # occlusion updates on the same batch (backbone_steps >= 1: the config check requires it
+        # of every unsupervised variant)
         kinds = ["backbone"]
         if (i + 1) % s.backbone_steps == 0:
             kinds += ["occlusion"] * s.occlusion_steps
