@@ -192,12 +192,8 @@ def run_steps(trainer) -> list:
     for epoch in range(2):
         kind = trainer.epoch_kind(epoch)
         for i, idx in enumerate(trainer._batches()):
-            if kind == "warmup":
-                out.append({k: float(v) for k, v in D.mean_over_ranks(trainer.warmup_step(idx)).items()})
-                continue
-            for step_kind in trainer._step_kinds(i):
-                step = trainer.backbone_step if step_kind == "backbone" else trainer.occlusion_step
-                out.append({k: float(v) for k, v in D.mean_over_ranks(step(idx)).items()})
+            for update in trainer._updates(kind, i):
+                out.append({k: float(v) for k, v in D.mean_over_ranks(update(idx)).items()})
         trainer.epoch += 1
     return out
 

@@ -1052,6 +1052,15 @@ class Trainer:
             kinds += ["occlusion"] * s.occlusion_steps
         return kinds
 
+    def _updates(self, kind: str, i: int) -> List[Callable[[torch.Tensor], Dict[str, torch.Tensor]]]:
+        """The update methods that batch ``i`` of an epoch of ``kind`` (:meth:`epoch_kind`) runs,
+        in order."""
+        if kind == "warmup":
+            return [self.warmup_step]
+        if kind == "supervised":
+            return [self.supervised_step]
+        return [self.backbone_step if k == "backbone" else self.occlusion_step for k in self._step_kinds(i)]
+
     def validate(self) -> Optional[Dict[str, float]]:
         """P-MPJPE (mm) of the current model on the unoccluded validation poses."""
         if self.val is None:
@@ -1107,17 +1116,9 @@ class Trainer:
             desc = f"{self.cfg.variant} epoch {self.epoch + 1}/{self.total_epochs} ({kind})"
             bar = tqdm(batches, desc=desc, leave=False, dynamic_ncols=True)
             for i, idx in enumerate(bar):
-                if kind == "warmup":
-                    losses = self.warmup_step(idx)
-                elif kind == "supervised":
-                    losses = self.supervised_step(idx)
-                else:
-                    losses = {}
-                    for step_kind in self._step_kinds(i):
-                        step = self.backbone_step if step_kind == "backbone" else self.occlusion_step
-                        losses.update(step(idx))
-                        self.step += 1
-                if kind != "main":
+                losses = {}
+                for update in self._updates(kind, i):
+                    losses.update(update(idx))
                     self.step += 1
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v.detach()
