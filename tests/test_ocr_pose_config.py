@@ -54,6 +54,8 @@ def test_paper_defaults_in_ocr_pose_config():
         ({"model": 3}, "model"),
         ({"variant": "mine"}, "variant"),
         ({"occlusion": {"data_occlusion_rate": 1.5}}, "occlusion.data_occlusion_rate"),
+        ({"model": {"proj_dim": 0}}, "model.proj_dim"),
+        ({"model": {"proj_dim": 64.0}}, "model.proj_dim"),
     ],
 )
 def test_bad_config_names_the_key(data, key):

@@ -229,6 +229,30 @@ def test_alternation_counts_the_updates_of_an_epoch(tmp_path, alternation, patte
         assert len({tuple(i.tolist()) for _, i in calls}) == len(calls)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_projection_head_is_trained_by_the_occlusion_updates_only(tmp_path, shared):
+    """``model.proj_dim``: the contrastive losses compare ``proj(f_occ)`` (the miners work in
+    ``proj_dim``); a backbone update leaves the head as it is, an occlusion update moves it."""
+    cfg = _cfg("ocr_pose", model={"proj_dim": 4}, schedule={"shared_optimizer": shared})
+    assert "proj" not in Trainer(_cfg("ocr_pose"), Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)),
+                                 _norm(), "camera", None, tmp_path / "plain", progress=False).models
+    tr = Trainer(cfg, Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)), _norm(), "camera",
+                 None, tmp_path / "proj", progress=False)
+    head = tr.models["proj"]
+    assert (head.in_dim, head.out_dim) == (cfg.model.occ_dim, 4)
+    assert tr.models["miner_ti"].dim == tr.models["miner_ve"].dim == 4
+    seen = []
+    head.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape)))
+    weights = lambda: [p.detach().clone() for p in head.parameters()]  # noqa: E731
+    w0 = weights()
+    tr.backbone_step(torch.arange(32))
+    assert not seen and all(torch.equal(a, b) for a, b in zip(w0, weights()))
+    losses = tr.occlusion_step(torch.arange(32))
+    assert set(losses) == {"l_ti", "l_ve"} and all(torch.isfinite(v) for v in losses.values())
+    assert seen and all(s == (32, 4) for s in seen)
+    assert all(not torch.equal(a, b) for a, b in zip(w0, weights()))
+
+
 def test_alternation_rejects_an_unknown_mode():
     with pytest.raises(Exception, match="schedule.alternation"):
         _cfg("ocr_pose", schedule={"alternation": "interleaved"})
@@ -249,6 +273,7 @@ def _supervised_data():
     ("ocr_pose", {"model": {"depth_input": "feature"},  # rotation decoder unused w/o L_rot
                   "loss": {"w_rot": 0.0, "hard_negative_miner": False}}),
     ("baseline", {"loss": {"w_knee": 0.5}}),  # the backward-knee prior
+    ("ocr_pose", {"model": {"proj_dim": 4}}),  # contrastive projection head
     ("supervised", {}),
     ("supervised", {"model": {"lifter": "decoupled", "depth_input": "feature"}}),
 ])
@@ -466,7 +491,7 @@ def test_knee_prior_is_off_by_default_and_trains_the_depth_when_on():
     rest = weighted_total({k: v for k, v in out.losses.items() if k != "l_knee"}, cfg)
     torch.testing.assert_close(total - rest, 2.0 * out.losses["l_knee"])
     lifter.zero_grad()
-    assert float(out.losses["l_knee"]) > 0  # an untrained lifter bends some knees backwards
+    assert float(out.losses["l_knee"].detach()) > 0  # an untrained lifter bends some knees backwards
     out.losses["l_knee"].backward()
     assert all(p.grad is not None for p in lifter.parameters())
     assert float(sum(p.grad.abs().sum() for p in lifter.parameters())) > 0

@@ -61,6 +61,12 @@ class ModelConfig:
         disc_hidden: width of the discriminator's residual blocks.
         disc_blocks: residual blocks of the discriminator (2).
         distance: camera constant ``D`` (10).
+        proj_dim: output size of a contrastive projection head (SimCLR's MLP ``g``, Chen et al.
+            2020: ``Linear(d, d), BN, ReLU, Linear(d, proj_dim)`` with ``d`` the feature size)
+            through which ``f_occ`` passes before TiCLR / VeCLR and the miner; ``null``
+            (default, the paper) applies the contrastive losses to ``f_occ`` itself. Not in the
+            paper; a probe of whether the losses cost less when they do not constrain ``f_occ``
+            directly (``docs/results.md``).
     """
 
     lifter: str = "decoupled"
@@ -77,6 +83,7 @@ class ModelConfig:
     disc_hidden: int = 512
     disc_blocks: int = 2
     distance: float = 10.0
+    proj_dim: Optional[int] = None
 
 
 @dataclass
@@ -316,6 +323,7 @@ _POSITIVE_INT = {
     "model.disc_hidden", "model.disc_blocks", "schedule.batch_size", "schedule.disc_every",
     "schedule.checkpoint_every", "data.synthetic_poses", "data.synthetic_views", "data.val_every",
     "schedule.max_steps_per_epoch", "data.max_train_poses", "data.max_val_poses",
+    "model.proj_dim",
 }
 _NONNEGATIVE = {
     "schedule.epochs", "schedule.warmup_epochs", "schedule.backbone_steps",

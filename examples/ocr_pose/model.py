@@ -6,7 +6,9 @@
   :class:`skelcl.models.DecoupledLiftingEncoder` (``"decoupled"``);
 - ``filler``: :class:`skelcl.models.PoseFillingNetwork` (variants with filling);
 - ``disc``: :class:`skelcl.models.PoseDiscriminator` (adversarial variants);
-- ``miner_ti`` / ``miner_ve``: the attention hard-negative miners ``Φ_A`` of TiCLR / VeCLR.
+- ``miner_ti`` / ``miner_ve``: the attention hard-negative miners ``Φ_A`` of TiCLR / VeCLR;
+- ``proj``: :class:`skelcl.contrastive.ProjectionHead` before the contrastive losses (only with
+  ``model.proj_dim``).
 
 :func:`lift` is the inference path used by validation, ``evaluate`` and ``predict``: fuse and
 complete the 2D with the filling network (paper Eq. 10) when the variant has one, otherwise zero the
@@ -20,6 +22,7 @@ from typing import Dict, NamedTuple, Optional
 import torch
 from torch import nn
 
+from skelcl.contrastive import ProjectionHead
 from skelcl.geometry import depth_to_points
 from skelcl.models import (
     DecoupledLiftingEncoder,
@@ -66,8 +69,11 @@ def build_models(cfg: Config) -> nn.ModuleDict:
             NUM_JOINTS, channels=m.disc_hidden, num_blocks=m.disc_blocks, dropout=m.dropout,
             check_inputs=False,
         )
+    dim = m.occ_dim if m.lifter == "decoupled" else m.hidden
+    if cfg.uses_contrast and m.proj_dim is not None:
+        mods["proj"] = ProjectionHead(dim, dim, m.proj_dim)
+        dim = m.proj_dim
     if cfg.uses_contrast and cfg.loss.hard_negative_miner:
-        dim = m.occ_dim if m.lifter == "decoupled" else m.hidden
         for name, on in (("miner_ti", cfg.loss.ticlr), ("miner_ve", cfg.loss.veclr)):
             if on:
                 mods[name] = make_miner(dim, cfg.loss.temperature)

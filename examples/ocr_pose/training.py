@@ -178,11 +178,16 @@ def weighted_total(losses: Dict[str, torch.Tensor], cfg: Config) -> torch.Tensor
     return sum(w[k] * v for k, v in losses.items())
 
 
+#: Networks that only ``L_occlusion`` trains (the attention miners, the projection head).
+CONTRAST_ONLY = ("miner_ti", "miner_ve", "proj")
+
+
 def occlusion_parameters(models: nn.ModuleDict) -> List[nn.Parameter]:
     """What ``L_occlusion`` trains: the lifter's trunk and ``f_occ`` head
-    (:func:`occlusion_modules`), the filling network and the miners, in that order."""
+    (:func:`occlusion_modules`), the filling network, the miners and the projection head, in
+    that order."""
     params = [p for m in occlusion_modules(models["lifter"]) for p in m.parameters()]
-    for k in ("filler", "miner_ti", "miner_ve"):
+    for k in ("filler",) + CONTRAST_ONLY:
         if k in models:
             params += list(models[k].parameters())
     return params
@@ -190,7 +195,8 @@ def occlusion_parameters(models: nn.ModuleDict) -> List[nn.Parameter]:
 
 def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> Dict[str, torch.optim.Optimizer]:
     """The Adam optimisers of a variant: ``backbone`` (lifter and filling network), ``disc``,
-    and ``occlusion`` (with ``schedule.shared_optimizer`` only the miners, whose shared
+    and ``occlusion`` (with ``schedule.shared_optimizer`` only the networks of
+    :data:`CONTRAST_ONLY`, the miners and the projection head, whose shared
     parameters the occlusion step updates through ``backbone``'s state; else everything of
     :func:`occlusion_parameters`). ``adam_options`` are passed on (e.g. ``fused=True``)."""
     s = cfg.schedule
@@ -203,8 +209,8 @@ def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> 
     if "disc" in models:
         out["disc"] = torch.optim.Adam(models["disc"].parameters(), **adam)
     if cfg.uses_contrast:
-        if s.shared_optimizer:  # only the miners need a state of their own
-            miners = [p for k in ("miner_ti", "miner_ve") if k in models for p in models[k].parameters()]
+        if s.shared_optimizer:  # only the miners and the projection head need a state of their own
+            miners = [p for k in CONTRAST_ONLY if k in models for p in models[k].parameters()]
             out["occlusion"] = torch.optim.Adam(miners or [nn.Parameter(torch.zeros(()))], **adam)
         else:
             out["occlusion"] = torch.optim.Adam(occlusion_parameters(models), **adam)
@@ -507,21 +513,25 @@ class OcclusionLoss(StepLoss):
     head; the trunk of a plain lifter), the filling network and the miners. The whole lifter is
     held, not registered: its depth head only runs without gradient (VeCLR's ``JR2D``), so every
     registered parameter receives a gradient and DDP needs no ``find_unused_parameters``.
+    With a projection head (``model.proj_dim``) the losses compare ``proj(f_occ)``.
 
     Args:
         lifter, filler, miner_ti, miner_ve: the variant's networks (``None`` where absent).
+        proj: the projection head, or ``None``.
         cfg: the configuration.
         autocast: see :class:`StepLoss`.
     """
 
     def __init__(self, lifter: nn.Module, filler: Optional[nn.Module], miner_ti: Optional[nn.Module],
-                 miner_ve: Optional[nn.Module], cfg: Config, autocast: Optional[torch.dtype] = None) -> None:
+                 miner_ve: Optional[nn.Module], cfg: Config, autocast: Optional[torch.dtype] = None,
+                 proj: Optional[nn.Module] = None) -> None:
         super().__init__(autocast)
         _hold(self, lifter=lifter)
         self.encoder = nn.ModuleList(occlusion_modules(lifter))
         self.filler = filler
         self.miner_ti = miner_ti
         self.miner_ve = miner_ve
+        self.proj = proj
         self.ticlr, self.veclr = cfg.loss.ticlr, cfg.loss.veclr
         self.temperature = cfg.loss.temperature
         self.distance = cfg.model.distance
@@ -533,7 +543,9 @@ class OcclusionLoss(StepLoss):
     def _encode(self, p: torch.Tensor) -> torch.Tensor:
         # under torchrun gathered from every rank with gradients: the contrastive losses see
         # the global batch (K = B - 1 negatives per anchor, as in one process)
-        return gather_with_grad(self._net(lambda q: occ_features(self.lifter, q), p))
+        if self.proj is None:
+            return gather_with_grad(self._net(lambda q: occ_features(self.lifter, q), p))
+        return gather_with_grad(self._net(lambda q: self.proj(occ_features(self.lifter, q)), p))
 
     @_gemm_scope
     def forward(
@@ -634,7 +646,8 @@ def build_step_losses(models: nn.ModuleDict, cfg: Config) -> Dict[str, StepLoss]
     if disc is not None:
         out["disc"] = DiscLoss(disc, amp)
     if cfg.uses_contrast:
-        out["occlusion"] = OcclusionLoss(lifter, filler, get("miner_ti"), get("miner_ve"), cfg, amp)
+        out["occlusion"] = OcclusionLoss(lifter, filler, get("miner_ti"), get("miner_ve"), cfg, amp,
+                                         proj=get("proj"))
     for m in out.values():
         m.cpu_matmul = cpu_matmul(cfg)
     return out
