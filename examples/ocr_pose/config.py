@@ -164,7 +164,9 @@ class ScheduleConfig:
             backbone (filling network, encoder trunk, ``f_occ`` head) through the backbone's Adam
             (our choice, default): the weights ``w_ti``, ``w_ve`` then act relative to the
             backbone's gradient scale. With separate Adam states (``false``) Adam's per-parameter
-            normalisation makes those weights almost irrelevant.
+            normalisation makes those weights almost irrelevant; measured on real data it is
+            the better choice (``reproduce --budget quick`` uses it; ``docs/results.md``,
+            "Probes").
         autocast: ``null`` (default: float32 throughout) or ``"bfloat16"``: the lifter /
             encoder and discriminator forwards run under :func:`torch.autocast` in bfloat16
             (on CPUs with native bfloat16 arithmetic, e.g. AVX512-BF16 / AMX, and on GPUs);

@@ -25,9 +25,10 @@ mean training pose, and flat lifting (input 2D with zero depth).
 Budgets: ``tiny`` (tests: a few steps, small networks), ``quick`` (about 40 minutes for all
 variants on 2 CPU cores: 40k training poses, width 128, batch 256, 40 full epochs = 6,240 backbone
 updates per variant, each followed by an occlusion update in the contrastive variants,
-and three documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
-view rotations (``rotation.elevation = rotation.roll = [0, 0]``), and the backward-knee prior
-``loss.w_knee = 1`` against the mirror-image depth (see ``docs/results.md``)), ``paper``
+and four documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
+view rotations (``rotation.elevation = rotation.roll = [0, 0]``), the backward-knee prior
+``loss.w_knee = 1`` against the mirror-image depth, and Adam states of their own for the
+occlusion updates (``schedule.shared_optimizer = false``; see ``docs/results.md``)), ``paper``
 (METHOD.md's full schedule, widths and
 weights, all data, 4 views per frame; a GPU job: ``--device cuda``).
 """
