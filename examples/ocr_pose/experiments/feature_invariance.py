@@ -28,18 +28,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from typing import Dict, Sequence
 
 import numpy as np
 import torch
 
-from examples.ocr_pose.data_sources import real_datasets
 from examples.ocr_pose.evaluation import LoadedModel
-from examples.ocr_pose.inputs import ROOT, split_by_clip, subsample_dataset
+from examples.ocr_pose.experiments._report import report_frames
+from examples.ocr_pose.inputs import ROOT
 from examples.ocr_pose.model import lift, occ_features
-from examples.ocr_pose.reproduce import BUDGETS, SELECTION_FRACTION
 from skelcl.augment import RandomJointMask
 from skelcl.geometry import sample_view_rotation
 from skelcl.metrics import retrieval_accuracy
@@ -76,11 +74,7 @@ def accuracies(feats: Dict[str, torch.Tensor]) -> Dict[str, Dict[str, float]]:
 
 
 def main(argv: Sequence[str]) -> None:
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    seed, b = int(os.environ.get("PROBE_SEED", "0")), BUDGETS["quick"]
-    d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=b["views"], seed=seed)
-    _, report_ds = split_by_clip(d["validation"], SELECTION_FRACTION, seed + 3)
-    eval_ds = subsample_dataset(report_ds, b["eval_frames"], seed + 1)
+    eval_ds, seed = report_frames()
     pick = torch.randperm(len(eval_ds), generator=torch.Generator().manual_seed(seed + 5))[:POSES]
     p3 = torch.from_numpy(eval_ds.poses_3d.astype(np.float64))[pick]
     cam = views(p3, seed + 6)

@@ -16,17 +16,16 @@ root::
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Dict, Sequence
 
 import numpy as np
 import torch
 
-from examples.ocr_pose.data_sources import real_datasets
 from examples.ocr_pose.evaluation import LoadedModel, evaluate_dataset
-from examples.ocr_pose.inputs import ROOT, split_by_clip, subsample_dataset
-from examples.ocr_pose.reproduce import BUDGETS, MASK_SEED, SELECTION_FRACTION
+from examples.ocr_pose.experiments._report import report_frames
+from examples.ocr_pose.inputs import ROOT
+from examples.ocr_pose.reproduce import MASK_SEED
 from skelcl.losses import knee_bend
 from skelcl.metrics import p_mpjpe
 
@@ -49,11 +48,7 @@ def mirror_report(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, float]:
 
 
 def main(argv: Sequence[str]) -> None:
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    seed, b = int(os.environ.get("PROBE_SEED", "0")), BUDGETS["quick"]
-    d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=b["views"], seed=seed)
-    _, report_ds = split_by_clip(d["validation"], SELECTION_FRACTION, seed + 3)
-    eval_ds = subsample_dataset(report_ds, b["eval_frames"], seed + 1)
+    eval_ds, _ = report_frames()
     gt = torch.from_numpy(eval_ds.poses_3d.astype(np.float64)) * 1000.0
     for path in argv:
         m = LoadedModel(path)
