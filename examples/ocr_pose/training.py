@@ -543,9 +543,11 @@ class OcclusionLoss(StepLoss):
     def _encode(self, p: torch.Tensor) -> torch.Tensor:
         # under torchrun gathered from every rank with gradients: the contrastive losses see
         # the global batch (K = B - 1 negatives per anchor, as in one process)
-        if self.proj is None:
-            return gather_with_grad(self._net(lambda q: occ_features(self.lifter, q), p))
-        return gather_with_grad(self._net(lambda q: self.proj(occ_features(self.lifter, q)), p))
+        return gather_with_grad(self._net(self._features, p))
+
+    def _features(self, p: torch.Tensor) -> torch.Tensor:
+        f = occ_features(self.lifter, p)
+        return f if self.proj is None else self.proj(f)
 
     @_gemm_scope
     def forward(

@@ -62,6 +62,11 @@ def retrieval_rank(queries: TensorLike, keys: TensorLike) -> torch.Tensor:
             or infinite; a row is all zeros.
     """
     q, kk = _prepare(queries, keys)
+    return _ranks(q, kk)
+
+
+def _ranks(q: torch.Tensor, kk: torch.Tensor) -> torch.Tensor:
+    """Ranks of the unit-norm rows ``q`` against ``kk`` (both ``(..., N, D)``, checked)."""
     lead = q.shape[:-2]
     q = rearrange(q, "... n d -> (...) n d")
     kk = rearrange(kk, "... n d -> (...) n d")
@@ -102,10 +107,9 @@ def retrieval_accuracy(
     """
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction: expected 'mean' or 'none', got {reduction!r}")
-    rank = retrieval_rank(queries, keys)
-    n = rank.shape[-1]
+    q, kk = _prepare(queries, keys)
+    n = q.shape[-2]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
         raise ValueError(f"k: expected an int in [1, N] = [1, {n}], got {k!r}")
-    dtype = torch.promote_types(as_tensor(queries, "queries").dtype, torch.float32)
-    hits = (rank < k).to(dtype)
+    hits = (_ranks(q, kk) < k).to(q.dtype)
     return hits.mean() if reduction == "mean" else hits
