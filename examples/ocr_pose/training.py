@@ -210,8 +210,8 @@ def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> 
         out["disc"] = torch.optim.Adam(models["disc"].parameters(), **adam)
     if cfg.uses_contrast:
         if s.shared_optimizer:  # only the miners and the projection head need a state of their own
-            miners = [p for k in CONTRAST_ONLY if k in models for p in models[k].parameters()]
-            out["occlusion"] = torch.optim.Adam(miners or [nn.Parameter(torch.zeros(()))], **adam)
+            own = [p for k in CONTRAST_ONLY if k in models for p in models[k].parameters()]
+            out["occlusion"] = torch.optim.Adam(own or [nn.Parameter(torch.zeros(()))], **adam)
         else:
             out["occlusion"] = torch.optim.Adam(occlusion_parameters(models), **adam)
     return out

@@ -41,9 +41,10 @@ from examples.ocr_pose.model import lift, occ_features
 from skelcl.augment import RandomJointMask
 from skelcl.geometry import sample_view_rotation
 from skelcl.metrics import retrieval_accuracy
+from skelcl.skeleton import H36M17
 
 POSES = 1000
-LIMBS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
+LIMBS = H36M17.group("limbs")  # the joints a mask may hide (arms and legs)
 
 
 def views(p3: torch.Tensor, seed: int) -> Dict[str, torch.Tensor]:
