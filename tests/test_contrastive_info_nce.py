@@ -217,6 +217,8 @@ def test_errors():
         in_batch_negatives(a[0])
 
 
+# torch.compile itself calls the deprecated torch.jit.script_method inside torch (2.13); not ours.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_torch_compile_smoke():
     a, p = torch.randn(6, 4, requires_grad=True), torch.randn(6, 4)
     fn = torch.compile(lambda a, p: info_nce(a, p, "anchors", validate=False))
