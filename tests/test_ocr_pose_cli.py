@@ -139,6 +139,8 @@ def test_reproduce_tiny_writes_tables(data_dir, tmp_path):
         assert setting in res["floors"]["flat"] and setting in res["floors"]["mean_pose"]
     md = (tmp_path / "tables.md").read_text()
     assert "Table 1" in md and "Table 3" in md and "44.7" in md and "Floor: flat" in md
+    assert res["self_occlusion"]["frames"] == res["meta"]["eval_frames"]
+    assert "Self-occlusion hides" in md
     assert {"vs_supervised", "ocr_n3", "baseline_n3"} <= set(res["goals"])
     # checkpoints chosen on validation clips that are not reported on
     meta = res["meta"]

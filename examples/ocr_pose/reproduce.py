@@ -49,6 +49,7 @@ import torch
 from skelcl.augment import SelfOcclusionMask
 from skelcl.data.pose_dataset import PoseDataset
 from skelcl.metrics import procrustes_align
+from skelcl.skeleton import H36M17
 
 from .config import Config, load_config
 from .evaluation import (
@@ -161,6 +162,21 @@ def _self_occlusion_weights(ds: PoseDataset) -> torch.Tensor:
     return conf.masked_fill(~vis, 0.0)
 
 
+def self_occlusion_summary(ds: PoseDataset) -> Dict[str, Any]:
+    """How much the self-occlusion setting hides: the mean number of hidden joints per frame,
+    the share of frames with each count, and each joint's hidden rate (names of
+    :data:`skelcl.skeleton.H36M17`)."""
+    hidden = ~(_self_occlusion_weights(ds) > 0)
+    per_frame = hidden.sum(1)
+    counts = torch.bincount(per_frame, minlength=hidden.shape[1] + 1).double() / len(per_frame)
+    return {
+        "frames": int(hidden.shape[0]),
+        "hidden_joints_mean": float(per_frame.double().mean()),
+        "hidden_joints_share": [float(c) for c in counts],
+        "hidden_rate": {n: float(r) for n, r in zip(H36M17.names, hidden.double().mean(0))},
+    }
+
+
 def evaluate_variant(model: LoadedModel, ds: PoseDataset) -> Dict[str, Any]:
     """All settings for one trained variant."""
     out: Dict[str, Any] = {}
@@ -247,6 +263,13 @@ def write_tables(results: Dict[str, Any], out: Path) -> str:
             pv = PAPER_TABLE3.get((n, r))
             cells.append("–" if pv is None else f"{pv[0]} / {pv[1]}")
         lines.append(f"| {LABELS[r]} | " + " | ".join(cells) + " |")
+    so = results.get("self_occlusion")
+    if so:
+        top = sorted(so["hidden_rate"].items(), key=lambda kv: -kv[1])[:5]
+        lines += ["", f"Self-occlusion hides {so['hidden_joints_mean']:.1f} of "
+                  f"{len(so['hidden_rate'])} joints per frame on average (most often: "
+                  + ", ".join(f"{n} {100 * r:.0f} %" for n, r in top)
+                  + "); the random masks hide at most N limb joints."]
     goals = results.get("goals", {})
     if goals:
         lines += ["", "## Goals of issue 5 (measured)", ""]
@@ -423,6 +446,7 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
         },
         "evaluation": evaluation,
         "floors": fl,
+        "self_occlusion": self_occlusion_summary(eval_ds),
     }
     results["goals"] = compute_goals(results)
     results["figures"] = make_figures(models, eval_ds, histories, out_p, b)
