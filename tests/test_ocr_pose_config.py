@@ -56,6 +56,9 @@ def test_paper_defaults_in_ocr_pose_config():
         ({"occlusion": {"data_occlusion_rate": 1.5}}, "occlusion.data_occlusion_rate"),
         ({"model": {"proj_dim": 0}}, "model.proj_dim"),
         ({"model": {"proj_dim": 64.0}}, "model.proj_dim"),
+        ({"schedule": {"occlusion_lr_scale": 0.0}}, "schedule.occlusion_lr_scale"),
+        ({"schedule": {"occlusion_lr_scale": -0.5}}, "schedule.occlusion_lr_scale"),
+        ({"schedule": {"occlusion_lr_scale": "0.1"}}, "schedule.occlusion_lr_scale"),
     ],
 )
 def test_bad_config_names_the_key(data, key):

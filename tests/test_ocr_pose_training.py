@@ -253,6 +253,30 @@ def test_projection_head_is_trained_by_the_occlusion_updates_only(tmp_path, shar
     assert all(not torch.equal(a, b) for a, b in zip(w0, weights()))
 
 
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("scale", [1.0, 0.25])
+def test_occlusion_lr_scale_sets_the_size_of_the_occlusion_updates(tmp_path, shared, scale):
+    """``schedule.occlusion_lr_scale``: Adam's first update moves every parameter with a non-zero
+    gradient by its learning rate (m / sqrt(v) = sign(g) after bias correction), so after one
+    occlusion step the largest change of a parameter that only the occlusion optimiser updates is
+    ``lr * scale``; the backbone keeps ``lr``."""
+    cfg = _cfg("ocr_pose", model={"proj_dim": 4},
+               schedule={"shared_optimizer": shared, "occlusion_lr_scale": scale})
+    tr = Trainer(cfg, Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)), _norm(), "camera",
+                 None, tmp_path, progress=False)
+    lr = cfg.schedule.lr
+    assert [g["lr"] for g in tr.optimizers["backbone"].param_groups] == [lr]
+    assert [g["lr"] for g in tr.optimizers["occlusion"].param_groups] == [pytest.approx(lr * scale)]
+    # the projection head is in the occlusion optimiser in both modes
+    watched = list(tr.models["proj"].parameters())
+    if not shared:  # ... and so is the filling network
+        watched += list(tr.models["filler"].parameters())
+    before = [p.detach().clone() for p in watched]
+    tr.occlusion_step(torch.arange(32))
+    moved = max(float((p.detach() - b).abs().max()) for p, b in zip(watched, before))
+    assert moved == pytest.approx(lr * scale, rel=1e-3)
+
+
 def test_alternation_rejects_an_unknown_mode():
     with pytest.raises(Exception, match="schedule.alternation"):
         _cfg("ocr_pose", schedule={"alternation": "interleaved"})

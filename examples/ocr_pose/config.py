@@ -167,6 +167,12 @@ class ScheduleConfig:
             normalisation makes those weights almost irrelevant; measured on real data it is
             the better choice (``reproduce --budget quick`` uses it; ``docs/results.md``,
             "Probes").
+        occlusion_lr_scale: learning rate of the ``L_occlusion`` updates as a multiple of
+            ``lr`` (default 1: the same). With separate Adam states the loss weights
+            ``w_ti``, ``w_ve`` hardly set the size of those updates (Adam divides it out); this
+            does. With ``shared_optimizer`` only the networks of
+            :data:`~examples.ocr_pose.training.CONTRAST_ONLY` (the miners, the projection head)
+            use it, as the shared parameters move through the backbone's optimiser.
         autocast: ``null`` (default: float32 throughout) or ``"bfloat16"``: the lifter /
             encoder and discriminator forwards run under :func:`torch.autocast` in bfloat16
             (on CPUs with native bfloat16 arithmetic, e.g. AVX512-BF16 / AMX, and on GPUs);
@@ -194,6 +200,7 @@ class ScheduleConfig:
     checkpoint_every: int = 1
     sync_batchnorm: bool = False
     shared_optimizer: bool = True
+    occlusion_lr_scale: float = 1.0
     autocast: Optional[str] = None
     cpu_matmul: Optional[str] = None
 
@@ -334,7 +341,7 @@ _NONNEGATIVE = {
     "loss.w_knee",
 }
 _POSITIVE_FLOAT = {"schedule.lr", "loss.temperature", "model.distance", "schedule.lr_decay",
-                   "loss.clamp_2d"}
+                   "loss.clamp_2d", "schedule.occlusion_lr_scale"}
 
 
 def _type_name(tp: Any) -> str:

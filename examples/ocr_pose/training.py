@@ -198,7 +198,7 @@ def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> 
     and ``occlusion`` (with ``schedule.shared_optimizer`` only the networks of
     :data:`CONTRAST_ONLY`, the miners and the projection head, whose shared
     parameters the occlusion step updates through ``backbone``'s state; else everything of
-    :func:`occlusion_parameters`). ``adam_options`` are passed on (e.g. ``fused=True``)."""
+    :func:`occlusion_parameters`; its learning rate is ``lr * occlusion_lr_scale``). ``adam_options`` are passed on (e.g. ``fused=True``)."""
     s = cfg.schedule
     adam = dict(lr=s.lr, betas=tuple(s.betas), weight_decay=0.0, **adam_options)
     out: Dict[str, torch.optim.Optimizer] = {}
@@ -209,11 +209,12 @@ def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> 
     if "disc" in models:
         out["disc"] = torch.optim.Adam(models["disc"].parameters(), **adam)
     if cfg.uses_contrast:
+        occ = dict(adam, lr=s.lr * s.occlusion_lr_scale)
         if s.shared_optimizer:  # only the miners and the projection head need a state of their own
             own = [p for k in CONTRAST_ONLY if k in models for p in models[k].parameters()]
-            out["occlusion"] = torch.optim.Adam(own or [nn.Parameter(torch.zeros(()))], **adam)
+            out["occlusion"] = torch.optim.Adam(own or [nn.Parameter(torch.zeros(()))], **occ)
         else:
-            out["occlusion"] = torch.optim.Adam(occlusion_parameters(models), **adam)
+            out["occlusion"] = torch.optim.Adam(occlusion_parameters(models), **occ)
     return out
 
 

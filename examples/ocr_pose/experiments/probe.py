@@ -5,7 +5,9 @@ full 156-step epochs and JSON overrides, evaluated on the same selection / repor
     SKELCL_DATA_DIR=../shared/data OMP_NUM_THREADS=1 \\
         python -m examples.ocr_pose.experiments.probe VARIANT EPOCHS OUT_DIR ['{"loss": {"w_rot": 0.01}}']
 
-``PROBE_SEED`` (default 0) sets the seed of the data subsets, the split and the training.
+``PROBE_SEED`` (default 0) sets the seed of the data subsets, the split and the training;
+``PROBE_TRAIN_POSES`` (default the ``quick`` budget's 40,000; ``all``: the whole training split)
+the number of training poses.
 Prints one JSON line: validation P-MPJPE (mm) per epoch on the selection clips, and the
 ``last.pt`` / ``best.pt`` P-MPJPE on the report clips (unoccluded, and Visible / All with N = 3).
 """
@@ -40,7 +42,8 @@ def main(argv) -> None:
     t0 = time.time()
     d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=b["views"], seed=seed)
     select_ds, report_ds = split_by_clip(d["validation"], SELECTION_FRACTION, seed + 3)
-    train_ds = subsample_dataset(d["train"], b["train_poses"], seed)
+    n_train = os.environ.get("PROBE_TRAIN_POSES", str(b["train_poses"]))
+    train_ds = subsample_dataset(d["train"], None if n_train == "all" else int(n_train), seed)
     eval_ds = subsample_dataset(report_ds, b["eval_frames"], seed + 1)
     curve_ds = subsample_dataset(select_ds, b["val_curve_poses"], seed + 2)
     xy, conf, units = dataset_to_2d(train_ds)
