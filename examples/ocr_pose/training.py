@@ -198,7 +198,8 @@ def make_optimizers(models: nn.ModuleDict, cfg: Config, **adam_options: Any) -> 
     and ``occlusion`` (with ``schedule.shared_optimizer`` only the networks of
     :data:`CONTRAST_ONLY`, the miners and the projection head, whose shared
     parameters the occlusion step updates through ``backbone``'s state; else everything of
-    :func:`occlusion_parameters`; its learning rate is ``lr * occlusion_lr_scale``). ``adam_options`` are passed on (e.g. ``fused=True``)."""
+    :func:`occlusion_parameters`; its learning rate is ``lr * occlusion_lr_scale``).
+    ``adam_options`` are passed on (e.g. ``fused=True``)."""
     s = cfg.schedule
     adam = dict(lr=s.lr, betas=tuple(s.betas), weight_decay=0.0, **adam_options)
     out: Dict[str, torch.optim.Optimizer] = {}
