@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -138,6 +138,39 @@ BUDGETS: Dict[str, Dict[str, Any]] = {
         "tsne_poses": 10, "tsne_copies": 100, "overrides": {},
     },
 }
+
+
+class BudgetFrames(NamedTuple):
+    """The poses a budget trains, selects and reports on (:func:`budget_frames`)."""
+
+    train: PoseDataset  #: training poses (the unsupervised variants read their 2D only)
+    selection: PoseDataset  #: the selection clips (a quarter of the validation clips)
+    report_clips: PoseDataset  #: the other validation clips, every pose
+    report: PoseDataset  #: the evaluation frames drawn from ``report_clips`` (the tables)
+    curve: PoseDataset  #: selection-clip poses of the validation curve (picks ``best.pt``)
+
+
+def budget_frames(dsets: Dict[str, PoseDataset], budget: str, seed: int,
+                  train_poses: Any = "budget") -> BudgetFrames:
+    """The seeded subsets of :func:`~examples.ocr_pose.data_sources.real_datasets`' splits that
+    ``reproduce`` uses, so that ``experiments/`` score exactly the same frames.
+
+    Args:
+        dsets: ``{"train": ..., "validation": ...}``.
+        budget: a key of :data:`BUDGETS`.
+        seed: the run's seed (each subset draws with its own offset of it).
+        train_poses: ``"budget"`` (the budget's number), an int, or ``None`` (all).
+    """
+    b = BUDGETS[budget]
+    n_train = b["train_poses"] if train_poses == "budget" else train_poses
+    select_ds, report_ds = split_by_clip(dsets["validation"], SELECTION_FRACTION, seed + 3)
+    return BudgetFrames(
+        train=subsample_dataset(dsets["train"], n_train, seed),
+        selection=select_ds,
+        report_clips=report_ds,
+        report=subsample_dataset(report_ds, b["eval_frames"], seed + 1),
+        curve=subsample_dataset(select_ds, b["val_curve_poses"], seed + 2),
+    )
 
 
 def budget_config(variant: str, budget: str, seed: int) -> Config:
@@ -399,10 +432,9 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
         raise ValueError(f"--variants: unknown {unknown}; choose from {VARIANT_ORDER}")
     print(f"[reproduce] loading the suggested split from {data_dir} ...", file=sys.stderr)
     dsets = real_datasets(data_dir, views=b["views"], seed=seed)
-    train_ds = subsample_dataset(dsets["train"], b["train_poses"], seed)
-    select_ds, report_ds = split_by_clip(dsets["validation"], SELECTION_FRACTION, seed + 3)
-    eval_ds = subsample_dataset(report_ds, b["eval_frames"], seed + 1)
-    curve_ds = subsample_dataset(select_ds, b["val_curve_poses"], seed + 2)
+    frames = budget_frames(dsets, budget, seed)
+    train_ds, select_ds, eval_ds, curve_ds = frames.train, frames.selection, frames.report, frames.curve
+    report_ds = frames.report_clips
     xy, conf, units = dataset_to_2d(train_ds)
     norm = fit_normalizer(xy, conf)
     train_2d = to_poses2d(train_ds, norm)  # 2D only, for every unsupervised variant

@@ -15,11 +15,9 @@ def report_frames() -> Tuple[PoseDataset, int]:
     frames that ``reproduce`` and ``probe`` score for the seed in ``PROBE_SEED`` (default 0),
     read from ``SKELCL_DATA_DIR``, with that seed."""
     from examples.ocr_pose.data_sources import real_datasets
-    from examples.ocr_pose.inputs import split_by_clip, subsample_dataset
-    from examples.ocr_pose.reproduce import BUDGETS, SELECTION_FRACTION
+    from examples.ocr_pose.reproduce import BUDGETS, budget_frames
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    seed, b = int(os.environ.get("PROBE_SEED", "0")), BUDGETS["quick"]
-    d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=b["views"], seed=seed)
-    _, report_ds = split_by_clip(d["validation"], SELECTION_FRACTION, seed + 3)
-    return subsample_dataset(report_ds, b["eval_frames"], seed + 1), seed
+    seed = int(os.environ.get("PROBE_SEED", "0"))
+    d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=BUDGETS["quick"]["views"], seed=seed)
+    return budget_frames(d, "quick", seed).report, seed

@@ -21,10 +21,8 @@ import torch
 from examples.ocr_pose.config import config_from_dict
 from examples.ocr_pose.data_sources import real_datasets
 from examples.ocr_pose.evaluation import LoadedModel, evaluate_dataset
-from examples.ocr_pose.inputs import (
-    dataset_to_2d, fit_normalizer, split_by_clip, subsample_dataset, to_poses2d, to_poses3d,
-)
-from examples.ocr_pose.reproduce import BUDGETS, MASK_SEED, SELECTION_FRACTION, budget_config
+from examples.ocr_pose.inputs import dataset_to_2d, fit_normalizer, to_poses2d, to_poses3d
+from examples.ocr_pose.reproduce import BUDGETS, MASK_SEED, budget_config, budget_frames
 from examples.ocr_pose.training import train
 
 
@@ -41,11 +39,9 @@ def main(argv) -> None:
     seed, b = int(os.environ.get("PROBE_SEED", "0")), BUDGETS["quick"]
     t0 = time.time()
     d = real_datasets(os.environ["SKELCL_DATA_DIR"], views=b["views"], seed=seed)
-    select_ds, report_ds = split_by_clip(d["validation"], SELECTION_FRACTION, seed + 3)
     n_train = os.environ.get("PROBE_TRAIN_POSES", str(b["train_poses"]))
-    train_ds = subsample_dataset(d["train"], None if n_train == "all" else int(n_train), seed)
-    eval_ds = subsample_dataset(report_ds, b["eval_frames"], seed + 1)
-    curve_ds = subsample_dataset(select_ds, b["val_curve_poses"], seed + 2)
+    frames = budget_frames(d, "quick", seed, None if n_train == "all" else int(n_train))
+    train_ds, eval_ds, curve_ds = frames.train, frames.report, frames.curve
     xy, conf, units = dataset_to_2d(train_ds)
     norm = fit_normalizer(xy, conf)
     cfg = json.loads(budget_config(variant, "quick", seed).to_json())
