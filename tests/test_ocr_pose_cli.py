@@ -141,7 +141,16 @@ def test_reproduce_tiny_writes_tables(data_dir, tmp_path):
     assert "Table 1" in md and "Table 3" in md and "44.7" in md and "Floor: flat" in md
     assert res["self_occlusion"]["frames"] == res["meta"]["eval_frames"]
     assert "Self-occlusion hides" in md
-    assert {"vs_supervised", "ocr_n3", "baseline_n3"} <= set(res["goals"])
+    assert {"vs_supervised", "ocr_n3", "baseline_n3", "baseline_n3_image_origin"} <= set(res["goals"])
+    # the lifters without a filling network are scored once more with the missing joints at the
+    # image origin; the filling variants are not (it cannot change their input)
+    for v in ("baseline", "supervised"):
+        for n in (3, 4, 5):
+            e = res["evaluation"][v][f"N={n}, image origin"]
+            assert e["missing_joints"] == "image_origin" and e["mask_max"] == n
+            assert e["p_mpjpe_mm"]["all"] != res["evaluation"][v][f"N={n}"]["p_mpjpe_mm"]["all"]
+    assert not any("image origin" in k for k in res["evaluation"]["ocr_pose"])
+    assert "Missing joints at the image origin" in md
     # checkpoints chosen on validation clips that are not reported on
     meta = res["meta"]
     assert meta["selection_clips"] >= 1 and meta["report_clips"] >= 1

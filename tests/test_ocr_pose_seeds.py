@@ -57,6 +57,19 @@ def test_goals_and_ablation_are_evaluated_per_run():
     assert step[1:] == ["-5.0", "-6.0", "helps in 2/2"]
 
 
+def test_image_origin_goal_only_where_every_run_has_the_setting():
+    text = seeds.summarise([_results(0, RUN0), _results(1, RUN1)])
+    assert "image origin" not in text  # runs from before the setting existed
+    runs = [_results(0, RUN0), _results(1, RUN1)]
+    for r, v in zip(runs, (260.0, 100.0)):
+        r["evaluation"]["baseline"]["N=3, image origin"] = _cell(v)
+    row = _row(seeds.summarise(runs), "baseline N=3 All / its unoccluded, missing joints at the "
+               "image origin (goal >= 2)")
+    assert row[1:] == [f"{260 / 50:.2f}", f"{100 / 56:.2f}", "1/2"]
+    del runs[1]["evaluation"]["baseline"]["N=3, image origin"]
+    assert "image origin" not in seeds.summarise(runs)
+
+
 def test_single_run_has_no_standard_deviation():
     text = seeds.summarise([_results(3, RUN0)])
     assert _row(text, "baseline")[1:] == ["50.0", "50.0", "–"]

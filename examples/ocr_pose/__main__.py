@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the dataset's confidences: 'fuse' (Eq. 10 with c = confidence), "
                    "'threshold' (confidence < 0.1 = missing, then Eq. 10; the default), "
                    "'binary' (c = 1 if confidence >= 0.1 else 0)")
+    e.add_argument("--missing-joints", choices=("root", "image_origin"), default="root",
+                   help="what a lifter without a filling network (baseline, supervised) sees at "
+                   "a missing joint: 'root' (zeroed in the root-centred input; the default) or "
+                   "'image_origin' (pixel (0, 0), where detector formats write an undetected "
+                   "keypoint); variants with a filling network are not affected")
     e.add_argument("--json", required=True, help="output JSON file")
     e.add_argument("--max-frames", type=int, default=None, help="evaluate a seeded subsample")
 

@@ -24,6 +24,21 @@ by ``--mask-seed``), exactly as the paper's Table 3. Detector confidences (setti
 ``--confidence fuse`` uses Eq. 10 with ``c`` = the confidence (only ``c = 0`` counts as missing),
 ``threshold`` (default) additionally treats confidences below 0.1 as missing (paper Sec. 4.5),
 ``binary`` uses ``c = 1`` for every joint with confidence >= 0.1 and 0 otherwise.
+
+Missing joints of a lifter without a filling network (the baseline, the supervised reference):
+nothing tells such a lifter that a joint is missing, so what it sees there is a protocol choice
+(our choice, the paper does not say), ``--missing-joints``:
+
+- ``root`` (default): zeroed in the root-centred, normalised input, i.e. on the pelvis - the
+  kindest input for it (a joint at the pelvis is a plausible pose);
+- ``image_origin``: where detector formats write a keypoint they did not find, pixel ``(0, 0)``
+  (COCO ``v = 0``, OpenPose, AlphaPose), taken through the same pixels -> camera -> root-centred
+  and scaled pipeline as every other joint (:func:`~examples.ocr_pose.inputs.image_origin_2d`).
+  The joint then lies at the image corner, far outside the body: the "outlier on the input side"
+  of the paper's Sec. 4.4.
+
+Variants with a filling network read the mask and zero the missing joints themselves, so both
+choices give them identical results.
 """
 
 from __future__ import annotations
@@ -45,12 +60,21 @@ from skelcl.metrics import auc, group_mean, mpjpe, n_mpjpe, p_mpjpe, pck3d
 
 from .checkpoint import load_checkpoint
 from .config import Config, config_from_dict
-from .inputs import CONFIDENCE_THRESHOLD, ROOT, dataset_to_2d, fit_normalizer, subsample_dataset
+from .inputs import (
+    CONFIDENCE_THRESHOLD,
+    ROOT,
+    dataset_to_2d,
+    fit_normalizer,
+    image_origin_2d,
+    subsample_dataset,
+)
 from .model import Lifted, build_models, lift
 
 #: Masking candidates of the floors (the limbs, as the trainer's default).
 LIMB_JOINTS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
 METRIC_KEYS = ("p_mpjpe_mm", "mpjpe_mm", "n_mpjpe_mm", "pck3d", "auc")
+#: What a lifter without a filling network sees at a missing joint (module docstring).
+MISSING_JOINTS = ("root", "image_origin")
 
 
 class LoadedModel:
@@ -160,10 +184,38 @@ def prepare_eval_inputs(
     units differ from the training data's (e.g. pixels without a focal length) - a normaliser
     refitted on ``ds``'s own 2D (reported as ``"refit"``)."""
     xy, conf, units = dataset_to_2d(ds)
-    norm, how = model.normalizer, "checkpoint (fitted on the training split)"
-    if units != model.input_units:
-        norm, how = fit_normalizer(xy, conf), f"refit on this data ({units} vs training {model.input_units})"
+    norm, how = _eval_normalizer(model, xy, conf, units)
     return norm.transform(torch.from_numpy(xy)).float(), conf, how
+
+
+def _eval_normalizer(model: LoadedModel, xy: np.ndarray, conf: np.ndarray,
+                     units: str) -> Tuple[RootScaleNormalizer2D, str]:
+    if units != model.input_units:
+        return fit_normalizer(xy, conf), f"refit on this data ({units} vs training {model.input_units})"
+    return model.normalizer, "checkpoint (fitted on the training split)"
+
+
+def missing_joint_inputs(model: LoadedModel, ds: PoseDataset,
+                         missing_joints: str = "root") -> Optional[torch.Tensor]:
+    """What a lifter without a filling network sees at missing joints (module docstring).
+
+    Returns:
+        ``None`` for ``"root"`` (zeros, :func:`~examples.ocr_pose.model.lift`'s default), else
+        float32 ``(N, J, 2)``: every joint at the frame's image origin, normalised like the
+        frame's pose (centred on its root, the same scale as :func:`prepare_eval_inputs`).
+
+    Raises:
+        ValueError: ``missing_joints`` is not one of :data:`MISSING_JOINTS`.
+    """
+    if missing_joints not in MISSING_JOINTS:
+        raise ValueError(f"missing_joints: expected one of {MISSING_JOINTS}, got {missing_joints!r}")
+    if missing_joints == "root":
+        return None
+    xy, conf, units = dataset_to_2d(ds)
+    norm, _ = _eval_normalizer(model, xy, conf, units)
+    at_origin = np.broadcast_to(image_origin_2d(ds)[:, None, :], xy.shape).copy()
+    at_origin[:, ROOT] = xy[:, ROOT]  # centred on the pose's own root
+    return norm.transform(torch.from_numpy(at_origin)).float()
 
 
 def evaluate_dataset(
@@ -173,10 +225,16 @@ def evaluate_dataset(
     mask_seed: int = 0,
     confidence: str = "threshold",
     weight_override: Optional[torch.Tensor] = None,
+    missing_joints: str = "root",
 ) -> Tuple[Dict[str, Any], Lifted]:
-    """Evaluate ``model`` on ``ds`` (must hold ``poses_3d``); returns (metrics dict, lifted)."""
+    """Evaluate ``model`` on ``ds`` (must hold ``poses_3d``); returns (metrics dict, lifted).
+
+    ``missing_joints`` (``"root"`` or ``"image_origin"``): what a lifter without a filling
+    network sees at a missing joint (module docstring); recorded in the result.
+    """
     if ds.poses_3d is None:
         raise ValueError(f"{ds.filename or 'dataset'}: has no poses_3d to evaluate against")
+    missing_2d = missing_joint_inputs(model, ds, missing_joints)
     from .training import occludable_joints
 
     x, conf, how = prepare_eval_inputs(model, ds)
@@ -187,7 +245,7 @@ def evaluate_dataset(
     if filler is not None and confidence == "fuse":
         filler.threshold = 0.0  # pure Eq. 10: only confidence 0 counts as missing
     try:
-        out = lift(model.models, model.cfg, x, w)
+        out = lift(model.models, model.cfg, x, w, missing_2d=missing_2d)
     finally:
         if filler is not None:
             filler.threshold = old
@@ -197,7 +255,8 @@ def evaluate_dataset(
     gt = torch.from_numpy(ds.poses_3d.astype(np.float64)) * 1000.0
     res = compute_metrics(out.pose_3d, gt, visible, None if ds.action is None else list(ds.action))
     res.update({"variant": model.cfg.variant, "mask_max": mask_max, "mask_seed": mask_seed,
-                "confidence": confidence, "normalizer": how, "source": ds.source})
+                "confidence": confidence, "missing_joints": missing_joints, "normalizer": how,
+                "source": ds.source})
     return res, out
 
 
@@ -238,11 +297,13 @@ def evaluate_cli(args) -> Dict[str, Any]:
     ds = load_pose_dataset(args.data)
     if args.max_frames is not None:
         ds = subsample_dataset(ds, args.max_frames, args.mask_seed)
-    res, _ = evaluate_dataset(model, ds, args.mask_max, args.mask_seed, args.confidence)
+    res, _ = evaluate_dataset(model, ds, args.mask_max, args.mask_seed, args.confidence,
+                              missing_joints=getattr(args, "missing_joints", "root"))
     res.update({"checkpoint": str(args.checkpoint), "data": str(args.data)})
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(res, indent=2))
-    print(f"{res['variant']} on {args.data} ({res['frames']} frames, mask-max {args.mask_max}): "
+    where = "" if res["missing_joints"] == "root" else f", missing joints at the {res['missing_joints']}"
+    print(f"{res['variant']} on {args.data} ({res['frames']} frames, mask-max {args.mask_max}{where}): "
           f"P-MPJPE {res['p_mpjpe_mm']['all']:.1f} mm (visible {res['p_mpjpe_mm']['visible']:.1f}), "
           f"N-MPJPE {res['n_mpjpe_mm']['all']:.1f}, MPJPE {res['mpjpe_mm']['all']:.1f}, "
           f"PCK3D {100 * res['pck3d']['all']:.1f} %, AUC {100 * res['auc']['all']:.1f} % -> {args.json}",

@@ -53,23 +53,9 @@ def dataset_to_2d(ds: PoseDataset) -> Tuple[np.ndarray, np.ndarray, str]:
             f"{ds.filename or 'dataset'}: layout {ds.layout!r}; the OCR-Pose lifter takes h36m17 "
             "poses (convert with skelcl.skeleton.convert_to_h36m17 first)"
         )
-    xy = ds.poses_2d.astype(np.float64)
     conf = ds.confidence_or_ones().astype(np.float64)
     units = dataset_units(ds)
-    if units == "camera":
-        n = len(ds)
-        f = np.asarray(ds.focal, dtype=np.float64)
-        if f.ndim == 0:
-            f = np.full((n, 2), float(f))
-        elif f.shape == (2,):
-            f = np.broadcast_to(f, (n, 2))
-        elif f.shape == (n,):
-            f = np.stack([f, f], axis=-1)
-        if ds.principal_point is not None:
-            c = np.broadcast_to(np.asarray(ds.principal_point, np.float64), (n, 2))
-        else:
-            c = np.broadcast_to(np.asarray(ds.image_size, np.float64), (n, 2)) / 2.0
-        xy = (xy - c[:, None, :]) / f[:, None, :]
+    xy = _pixels_to_units(ds, ds.poses_2d.astype(np.float64))
     missing = ~(conf > 0) | ~np.isfinite(xy).all(-1)
     xy = np.where(missing[..., None], np.nan, xy)
     root = xy[:, ROOT, :]
@@ -84,6 +70,40 @@ def dataset_to_2d(ds: PoseDataset) -> Tuple[np.ndarray, np.ndarray, str]:
     conf = np.where(missing, 0.0, conf)
     conf[no_root, ROOT] = 0.0
     return xy, conf, units
+
+
+def _pixels_to_units(ds: PoseDataset, px: np.ndarray) -> np.ndarray:
+    """``(N, K, 2)`` pixel coordinates of ``ds``'s frames in :func:`dataset_units` (step 1 of the
+    module docstring)."""
+    if dataset_units(ds) != "camera":
+        return px
+    n = len(ds)
+    f = np.asarray(ds.focal, dtype=np.float64)
+    if f.ndim == 0:
+        f = np.full((n, 2), float(f))
+    elif f.shape == (2,):
+        f = np.broadcast_to(f, (n, 2))
+    elif f.shape == (n,):
+        f = np.stack([f, f], axis=-1)
+    if ds.principal_point is not None:
+        c = np.broadcast_to(np.asarray(ds.principal_point, np.float64), (n, 2))
+    else:
+        c = np.broadcast_to(np.asarray(ds.image_size, np.float64), (n, 2)) / 2.0
+    return (px - c[:, None, :]) / f[:, None, :]
+
+
+def image_origin_2d(ds: PoseDataset) -> np.ndarray:
+    """The image origin, pixel ``(0, 0)``, of every frame in :func:`dataset_units`.
+
+    Detector formats write a keypoint they did not find at ``(0, 0)`` (COCO ``v = 0``, OpenPose,
+    AlphaPose): this is where such a joint lands in a lifter's input when nothing marks it as
+    missing (``missing_joints = "image_origin"`` of :func:`~examples.ocr_pose.model.lift`).
+
+    Returns:
+        float64 ``(N, 2)``: ``-c / f`` in camera units (principal point ``c``, focal length
+        ``f``), ``(0, 0)`` in pixels.
+    """
+    return _pixels_to_units(ds, np.zeros((len(ds), 1, 2)))[:, 0, :]
 
 
 def fit_normalizer(xy: np.ndarray, conf: np.ndarray) -> RootScaleNormalizer2D:

@@ -11,8 +11,10 @@
   ``model.proj_dim``).
 
 :func:`lift` is the inference path used by validation, ``evaluate`` and ``predict``: fuse and
-complete the 2D with the filling network (paper Eq. 10) when the variant has one, otherwise zero the
-missing joints (what a plain lifter sees), then lift with ``z = max(1, d + D)``.
+complete the 2D with the filling network (paper Eq. 10) when the variant has one, otherwise put the
+missing joints where a plain lifter would see them (at the root by default, i.e. zeroed in the
+root-centred input; ``missing_2d`` places them elsewhere, e.g. at the image origin where detector
+formats write an undetected keypoint), then lift with ``z = max(1, d + D)``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ def lift(
     poses_2d: torch.Tensor,
     weight: torch.Tensor,
     batch_size: int = 8192,
+    missing_2d: Optional[torch.Tensor] = None,
 ) -> Lifted:
     """Lift normalised 2D poses in evaluation mode.
 
@@ -114,7 +117,17 @@ def lift(
         weight: ``(N, J)`` bool visibility, or float confidences in ``[0, 1]`` (Eq. 10 fusion
             with ``c`` = confidence; below 0.1 counts as missing).
         batch_size: poses per forward pass.
+        missing_2d: ``(N, J, 2)`` normalised 2D that a lifter *without* a filling network is
+            given at its missing joints; ``None`` (default) zeros them, i.e. puts them at the
+            root. Variants with a filling network ignore it: the network reads the mask and zeros
+            the missing joints itself.
+
+    Raises:
+        ValueError: ``missing_2d`` does not have the shape of ``poses_2d``.
     """
+    if missing_2d is not None and tuple(missing_2d.shape) != tuple(poses_2d.shape):
+        raise ValueError(f"missing_2d: expected shape {tuple(poses_2d.shape)} (that of poses_2d), "
+                         f"got {tuple(missing_2d.shape)}")
     was = {k: m.training for k, m in models.items()}
     models.eval()
     try:
@@ -128,7 +141,9 @@ def lift(
                 x_in, raw = fo.filled, fo.raw
             else:
                 vis = w if w.dtype == torch.bool else w >= CONFIDENCE_THRESHOLD
-                x_in, raw = torch.where(vis[..., None], x, torch.zeros_like(x)), None
+                fill = (torch.zeros_like(x) if missing_2d is None
+                        else missing_2d[s : s + batch_size].to(x.dtype))
+                x_in, raw = torch.where(vis[..., None], x, fill), None
             depth = models["lifter"](x_in).depth
             outs.append(depth_to_points(x_in, depth, distance=cfg.model.distance, min_depth=1.0))
             ins.append(x_in)
