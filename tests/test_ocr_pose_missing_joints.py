@@ -46,12 +46,17 @@ def _models(variant: str):
     return build_models(cfg), cfg
 
 
+def _poses(seed: int, missing):
+    """Six random normalised 2D poses and their visibility with the ``missing`` joints hidden."""
+    x = 0.1 * torch.randn(6, 17, 2, generator=torch.Generator().manual_seed(seed))
+    vis = torch.ones(6, 17, dtype=torch.bool)
+    vis[:, list(missing)] = False
+    return x, vis
+
+
 def test_lift_puts_missing_joints_of_a_plain_lifter_at_missing_2d():
     models, cfg = _models("baseline")
-    g = torch.Generator().manual_seed(1)
-    x = 0.1 * torch.randn(6, 17, 2, generator=g)
-    vis = torch.ones(6, 17, dtype=torch.bool)
-    vis[:, [3, 13]] = False
+    x, vis = _poses(1, (3, 13))
     at = torch.full((6, 17, 2), 0.7)
     a = lift(models, cfg, x, vis, missing_2d=at)
     assert torch.equal(a.input_2d[:, [3, 13]], at[:, [3, 13]])
@@ -65,10 +70,7 @@ def test_lift_puts_missing_joints_of_a_plain_lifter_at_missing_2d():
 
 def test_a_filling_variant_does_not_depend_on_where_missing_joints_are():
     models, cfg = _models("ocr_pose")
-    g = torch.Generator().manual_seed(2)
-    x = 0.1 * torch.randn(6, 17, 2, generator=g)
-    vis = torch.ones(6, 17, dtype=torch.bool)
-    vis[:, [5, 16]] = False
+    x, vis = _poses(2, (5, 16))
     far = x.clone()
     far[:, [5, 16]] = 3.0  # garbage at the missing joints
     a = lift(models, cfg, x, vis)
