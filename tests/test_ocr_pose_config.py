@@ -59,6 +59,9 @@ def test_paper_defaults_in_ocr_pose_config():
         ({"schedule": {"occlusion_lr_scale": 0.0}}, "schedule.occlusion_lr_scale"),
         ({"schedule": {"occlusion_lr_scale": -0.5}}, "schedule.occlusion_lr_scale"),
         ({"schedule": {"occlusion_lr_scale": "0.1"}}, "schedule.occlusion_lr_scale"),
+        ({"schedule": {"ema_decay": 1.0}}, "schedule.ema_decay"),
+        ({"schedule": {"ema_decay": -0.1}}, "schedule.ema_decay"),
+        ({"schedule": {"ema_decay": "0.999"}}, "schedule.ema_decay"),
     ],
 )
 def test_bad_config_names_the_key(data, key):

@@ -113,6 +113,10 @@ class LossConfig:
             default 0 = off). It breaks the mirror ambiguity of lifting from 2D: without it a
             run may settle on the depth-mirrored pose (``docs/results.md``, "Mirror-image
             depth").
+        w_sym: weight of ``L_sym`` in ``L_backbone``, the left/right bone-length symmetry prior
+            on the lifted ``J3D`` (:func:`skelcl.losses.bone_symmetry_loss`; our addition, not in
+            the paper; default 0 = off; measured in ``docs/results.md``, "A moving average of
+            the weights, a bone-symmetry prior, ...": it does not help there).
     """
 
     w_pf: float = 10.0
@@ -132,6 +136,7 @@ class LossConfig:
     clamp_2d: Optional[float] = 0.2
     adversarial: bool = True
     w_knee: float = 0.0
+    w_sym: float = 0.0
 
 
 @dataclass
@@ -184,6 +189,15 @@ class ScheduleConfig:
             every update (forward and backward) run on oneDNN's GEMM. Same float32 arithmetic
             in another summation order (results differ at rounding level); about twice as fast
             per GEMM where the BLAS is slow (MKL on AMD CPUs). No effect on CUDA.
+        ema_decay: ``0`` (default: off) or a decay in ``(0, 1)``: the trainer also keeps an
+            exponential moving average of the weights of the networks used at inference (the
+            lifter and the filling network; *our addition*, after Yazıcı et al., "The Unusual
+            Effectiveness of Averaging in GAN Training", ICLR 2019). After every batch,
+            ``ema = d ema + (1 - d) live`` with ``d = min(ema_decay, (1 + n) / (10 + n))``
+            (``n``: averaging updates so far), and the batch-norm statistics are copied.
+            Validation (checkpoint selection), ``evaluate`` and ``predict`` then use the
+            averaged weights; training continues from the live ones. Measured in
+            ``docs/results.md`` ("A moving average of the weights, ..."): no gain there.
     """
 
     epochs: int = 100
@@ -203,6 +217,7 @@ class ScheduleConfig:
     occlusion_lr_scale: float = 1.0
     autocast: Optional[str] = None
     cpu_matmul: Optional[str] = None
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -338,7 +353,7 @@ _NONNEGATIVE = {
     "schedule.epochs", "schedule.warmup_epochs", "schedule.backbone_steps",
     "schedule.occlusion_steps", "occlusion.mask_max", "occlusion.data_mask_max",
     "loss.w_pf", "loss.w_2d", "loss.w_3d", "loss.w_adv", "loss.w_rot", "loss.w_ti", "loss.w_ve",
-    "loss.w_knee",
+    "loss.w_knee", "loss.w_sym",
 }
 _POSITIVE_FLOAT = {"schedule.lr", "loss.temperature", "model.distance", "schedule.lr_decay",
                    "loss.clamp_2d", "schedule.occlusion_lr_scale"}
@@ -435,6 +450,9 @@ def _check_values(cfg: Config) -> None:
     if not 0.0 <= cfg.occlusion.data_occlusion_rate <= 1.0:
         raise ConfigError("occlusion.data_occlusion_rate: expected a value in [0, 1], "
                           f"got {cfg.occlusion.data_occlusion_rate!r}")
+    if not 0.0 <= cfg.schedule.ema_decay < 1.0:
+        raise ConfigError(f"schedule.ema_decay: expected a value in [0, 1) (0: off), "
+                          f"got {cfg.schedule.ema_decay!r}")
     if not 0.0 <= cfg.model.dropout < 1.0:
         raise ConfigError(f"model.dropout: expected a value in [0, 1), got {cfg.model.dropout!r}")
     for i, b in enumerate(cfg.schedule.betas):

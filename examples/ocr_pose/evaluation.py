@@ -79,7 +79,8 @@ MISSING_JOINTS = ("root", "image_origin")
 
 class LoadedModel:
     """A checkpoint ready for inference: ``cfg``, ``models`` (eval mode), ``normalizer``,
-    ``input_units`` and the raw checkpoint dict ``ckpt``."""
+    ``input_units`` and the raw checkpoint dict ``ckpt``. With ``schedule.ema_decay`` the lifter
+    and the filling network get the checkpoint's moving averages (``averaged`` is then true)."""
 
     def __init__(self, path: Union[str, Path]) -> None:
         self.path = Path(path)
@@ -88,8 +89,11 @@ class LoadedModel:
         self.normalizer = RootScaleNormalizer2D.from_state_dict(json.loads(self.ckpt["normalizer"]))
         self.input_units: str = self.ckpt.get("input_units", "camera")
         self.models: nn.ModuleDict = build_models(self.cfg)
+        #: whether the lifter / filling network hold moving averages (``schedule.ema_decay``)
+        self.averaged: bool = "ema" in self.ckpt
+        averaged = self.ckpt.get("ema", {})
         for k, m in self.models.items():
-            m.load_state_dict(self.ckpt["models"][k])
+            m.load_state_dict(averaged[k] if k in averaged else self.ckpt["models"][k])
         self.models.eval()
 
 

@@ -58,6 +58,7 @@ generator), so that ``--resume`` continues bit for bit; a non-finite loss stops 
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -83,6 +84,7 @@ from skelcl.geometry import (
     view_transform,
 )
 from skelcl.losses import (
+    bone_symmetry_loss,
     knee_direction_loss,
     lift_cycle,
     lsgan_discriminator_loss,
@@ -170,12 +172,47 @@ def contrastive_loss(
 
 def weighted_total(losses: Dict[str, torch.Tensor], cfg: Config) -> torch.Tensor:
     """``Σ w_k L_k`` over the terms of ``losses`` with the weights of ``cfg.loss`` (``l_pf``,
-    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``, ``l_knee``: ``L_backbone``; ``l_ti``, ``l_ve``:
+    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``, ``l_knee``, ``l_sym``: ``L_backbone``; ``l_ti``, ``l_ve``:
     ``L_occlusion``)."""
     L = cfg.loss
     w = {"l_pf": L.w_pf, "l_2d": L.w_2d, "l_3d": L.w_3d, "l_adv": L.w_adv, "l_rot": L.w_rot,
-         "l_ti": L.w_ti, "l_ve": L.w_ve, "l_knee": L.w_knee}
+         "l_ti": L.w_ti, "l_ve": L.w_ve, "l_knee": L.w_knee, "l_sym": L.w_sym}
     return sum(w[k] * v for k, v in losses.items())
+
+
+#: The networks :func:`~examples.ocr_pose.model.lift` runs at inference, whose weights
+#: ``schedule.ema_decay`` averages.
+EMA_MODELS = ("lifter", "filler")
+
+
+def averaged_models(models: nn.ModuleDict, ema: Optional[nn.ModuleDict]) -> nn.ModuleDict:
+    """The networks to infer with: ``models`` with those of ``ema`` (the moving averages of
+    ``schedule.ema_decay``, or ``None``) in their place. Shares the modules, copies nothing."""
+    if ema is None:
+        return models
+    return nn.ModuleDict({k: (ema[k] if k in ema else m) for k, m in models.items()})
+
+
+@torch.no_grad()
+def update_moving_average(ema: nn.ModuleDict, models: nn.ModuleDict, decay: float, n: int) -> None:
+    """One averaging update: ``p_ema = d p_ema + (1 - d) p`` for every parameter of the networks of
+    ``ema``, with ``d = min(decay, (1 + n) / (10 + n))`` (short memory at the start, after the
+    ``num_updates`` rule of TensorFlow's ``ExponentialMovingAverage``); buffers (batch-norm
+    statistics) are copied from the live network.
+
+    Args:
+        ema: the averaged networks (same architectures as ``models[k]``).
+        models: the live networks.
+        decay: ``schedule.ema_decay`` in ``(0, 1)``.
+        n: the number of averaging updates made before this one.
+    """
+    d = min(decay, (1.0 + n) / (10.0 + n))
+    for k, avg in ema.items():
+        live = models[k]
+        for pa, pl in zip(avg.parameters(), live.parameters()):
+            pa.lerp_(pl.detach(), 1.0 - d)
+        for ba, bl in zip(avg.buffers(), live.buffers()):
+            ba.copy_(bl)
 
 
 #: Networks that only ``L_occlusion`` trains (the attention miners, the projection head).
@@ -456,6 +493,7 @@ class BackboneLoss(StepLoss):
         self.with_rot = cfg.loss.w_rot > 0
         self.rot_detach_relift = cfg.loss.rot_detach_relift
         self.with_knee = cfg.loss.w_knee > 0
+        self.with_sym = cfg.loss.w_sym > 0
 
     @_gemm_scope
     def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: Optional[torch.Tensor],
@@ -476,6 +514,8 @@ class BackboneLoss(StepLoss):
         losses["l_3d"] = pose_l2_loss(cyc.relifted_3d, cyc.rotated_3d)
         if self.with_knee:  # the backward-knee prior on J3D (loss.w_knee, our addition)
             losses["l_knee"] = knee_direction_loss(cyc.pose_3d, validate=False)
+        if self.with_sym:  # the bone-symmetry prior on J3D (loss.w_sym, our addition)
+            losses["l_sym"] = bone_symmetry_loss(cyc.pose_3d, validate=False)
         if self.disc is not None:
             score = self._net(lambda q: call_frozen(self.disc, q), cyc.rotated_2d)
             losses["l_adv"] = lsgan_generator_loss(score)
@@ -749,6 +789,13 @@ class Trainer:
         if self.world_size > 1:  # same initial weights everywhere, independent dropout per rank
             torch.manual_seed(_rank_seed(cfg.seed, self.rank, 0))
         D.broadcast_module(self.models)  # identical start on every rank (seeded anyway)
+        # moving averages of the inference networks (schedule.ema_decay; None when off)
+        self.ema: Optional[nn.ModuleDict] = None
+        self.ema_updates = 0
+        if cfg.schedule.ema_decay > 0:
+            self.ema = copy.deepcopy(nn.ModuleDict({k: self.models[k] for k in EMA_MODELS
+                                                    if k in self.models}))
+            self.ema.requires_grad_(False)
         self.candidates = occludable_joints(cfg)
         self._setup_data_occlusion()  # on the CPU (seeded), before the data moves
         self._setup_fixed_rotations()
@@ -877,6 +924,8 @@ class Trainer:
             "normalizer": json.dumps(self.normalizer.state_dict()),
             "input_units": self.input_units,
             "models": {k: m.state_dict() for k, m in self.models.items()},
+            **({"ema": {k: m.state_dict() for k, m in self.ema.items()},
+                "ema_updates": self.ema_updates} if self.ema is not None else {}),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
@@ -896,6 +945,13 @@ class Trainer:
         """Restore a :meth:`state` (from :func:`load_checkpoint`)."""
         for k, m in self.models.items():
             m.load_state_dict(ckpt["models"][k])
+        if self.ema is not None:
+            if "ema" not in ckpt:
+                raise ValueError("checkpoint: schedule.ema_decay is on but the checkpoint holds no "
+                                 "moving averages ('ema')")
+            for k, m in self.ema.items():
+                m.load_state_dict(ckpt["ema"][k])
+            self.ema_updates = int(ckpt["ema_updates"])
         for k, o in self.optimizers.items():
             o.load_state_dict(ckpt["optimizers"][k])
         for k, s in self.schedulers.items():
@@ -1078,11 +1134,17 @@ class Trainer:
             return [self.supervised_step]
         return [self.backbone_step if k == "backbone" else self.occlusion_step for k in self._step_kinds(i)]
 
+    def inference_models(self) -> nn.ModuleDict:
+        """The networks that validation, ``evaluate`` and ``predict`` use: the live ones, with the
+        moving averages in place of the lifter and the filling network when
+        ``schedule.ema_decay`` is on (:func:`averaged_models`)."""
+        return averaged_models(self.models, self.ema)
+
     def validate(self) -> Optional[Dict[str, float]]:
-        """P-MPJPE (mm) of the current model on the unoccluded validation poses."""
+        """P-MPJPE (mm) on the unoccluded validation poses, of :meth:`inference_models`."""
         if self.val is None:
             return None
-        out = lift(self.models, self.cfg, self.val.poses, self.val.confidence)
+        out = lift(self.inference_models(), self.cfg, self.val.poses, self.val.confidence)
         pred = out.pose_3d.double()
         pred = pred - pred[:, ROOT : ROOT + 1]
         return {"p_mpjpe_mm": float(p_mpjpe(pred, self.val.poses_3d))}
@@ -1137,6 +1199,10 @@ class Trainer:
                 for update in self._updates(kind, i):
                     losses.update(update(idx))
                     self.step += 1
+                if self.ema is not None:
+                    update_moving_average(self.ema, self.models, self.cfg.schedule.ema_decay,
+                                          self.ema_updates)
+                    self.ema_updates += 1
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v.detach()
                     counts[k] = counts.get(k, 0) + 1

@@ -2,6 +2,7 @@
 API page of each submodule)."""
 
 from .adversarial import lsgan_discriminator_loss, lsgan_generator_loss
+from .bone_symmetry import bone_asymmetry, bone_pairs, bone_symmetry_loss
 from .cycle import CycleOutput, LiftCycle, lift_cycle
 from .knee_direction import body_forward, knee_bend, knee_direction_loss
 from .pose_losses import filling_loss, pose_l2_loss
@@ -19,4 +20,7 @@ __all__ = [
     "body_forward",
     "knee_bend",
     "knee_direction_loss",
+    "bone_pairs",
+    "bone_asymmetry",
+    "bone_symmetry_loss",
 ]
