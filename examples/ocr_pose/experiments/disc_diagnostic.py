@@ -19,14 +19,12 @@ to detect. Usage, from the repository root::
 """
 import json
 import math
-import os
 import sys
 from typing import Optional
 
 import torch
 
-from examples.ocr_pose.data_sources import real_datasets
-from examples.ocr_pose.inputs import dataset_to_2d, fit_normalizer, subsample_dataset
+from examples.ocr_pose.experiments._report import perfect_lifter_split
 from skelcl.geometry import depth_to_points, project, sample_view_rotation, view_transform
 from skelcl.losses import lsgan_discriminator_loss
 from skelcl.models import PoseDiscriminator
@@ -37,20 +35,9 @@ D = 10.0
 def main(steps: int = 1500, train_poses: Optional[int] = 40000) -> None:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    ds = subsample_dataset(real_datasets(os.environ["SKELCL_DATA_DIR"], views=1, seed=0)["train"],
-                           None if train_poses is None else train_poses + 5000, 0)
-    xy, conf, _ = dataset_to_2d(ds)
-    norm = fit_normalizer(xy, conf)
-    xy_t = torch.from_numpy(xy)
-    x = norm.transform(xy_t).float()
-    rel = xy_t - xy_t[:, :1]
-    k = float((x.double() * rel).sum() / (rel * rel).sum())  # the normaliser's scale
-    p3 = torch.from_numpy(ds.poses_3d).double()
-    zr = p3[:, :1, 2]
-    depth = (k * D * (p3[..., 2] - zr) / zr).float()
+    x, depth, split = perfect_lifter_split(train_poses, distance=D)
     j3d = depth_to_points(x, depth, distance=D)
     n = x.shape[0]
-    split = n - 5000
 
     def fakes(idx, mode, gen):
         if mode == "identity":
