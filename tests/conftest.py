@@ -37,6 +37,19 @@ def data_dir() -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def bandai_poses_mm(data_dir: Path) -> torch.Tensor:
+    """Every frame of the Bandai Namco H36M-17 file: ground-truth 3D, float64, mm, ``(N, 17, 3)``
+    (skips where the file is absent)."""
+    import numpy as np
+
+    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
+    if not f.exists():
+        pytest.skip(f"{f.name} not in {data_dir}")
+    with np.load(f) as z:
+        return torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3))
+
+
 CUDA = torch.cuda.is_available()
 requires_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 

@@ -120,38 +120,11 @@ def test_bad_input_is_refused_with_the_argument_name():
         bone_pairs(chain)
 
 
-def test_real_motion_capture_is_symmetric(data_dir):
-    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
-    if not f.exists():
-        pytest.skip(f"{f.name} not in {data_dir}")
-    with np.load(f) as z:
-        p = torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3)[::50])
+def test_real_motion_capture_is_symmetric(bandai_poses_mm):
+    p = bandai_poses_mm[::50]
     med = bone_asymmetry(p).abs().median(dim=0).values
     assert float(med.max()) < 0.05  # every pair within 5 % of the mean bone
     assert float(bone_symmetry_loss(p)) < 0.03
     lopsided = p.clone()
     lopsided[:, 13] = lopsided[:, 12] + 1.3 * (lopsided[:, 13] - lopsided[:, 12])
     assert float(bone_symmetry_loss(lopsided)) > float(bone_symmetry_loss(p)) + 0.01
-
-
-def test_error_anatomy_report_against_its_definitions(data_dir):
-    """``examples/ocr_pose/experiments/error_anatomy.py``: a perfect prediction (in any unit) has
-    no error and the ground truth's asymmetry; a wrong depth at one wrist shows up at that joint
-    and in the depth part of the error only."""
-    from examples.ocr_pose.experiments.error_anatomy import error_anatomy
-
-    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
-    if not f.exists():
-        pytest.skip(f"{f.name} not in {data_dir}")
-    with np.load(f) as z:
-        gt = torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3)[::400])
-    ok = error_anatomy(gt / 1000.0, gt)
-    assert ok["p_mpjpe"] == 0.0 and max(ok["per_joint_mm"]) == 0.0
-    assert ok["xy_rms_mm"] == 0.0 and ok["z_rms_mm"] == 0.0
-    assert ok["asymmetry_pct"] == ok["gt_asymmetry_pct"]
-    bad = gt.clone()
-    bad[:, 16, 2] += 300.0  # the right wrist 30 cm too deep
-    r = error_anatomy(bad, gt)
-    assert int(np.argmax(r["per_joint_mm"])) == 16
-    assert r["z_rms_mm"] > 3 * r["xy_rms_mm"]  # the per-frame scale spreads some into x, y
-    assert r["asymmetry_pct"]["wrists"] > 10.0

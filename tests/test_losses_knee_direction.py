@@ -139,12 +139,8 @@ def test_bad_input_is_refused_with_the_argument_name():
         knee_bend(torch.zeros(2, 3), legless)
 
 
-def test_real_motion_capture_bends_forward_and_its_mirror_backward(data_dir):
-    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
-    if not f.exists():
-        pytest.skip(f"{f.name} not in {data_dir}")
-    with np.load(f) as z:
-        p = torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3)[::50])
+def test_real_motion_capture_bends_forward_and_its_mirror_backward(bandai_poses_mm):
+    p = bandai_poses_mm[::50]
     b = knee_bend(p)
     assert float((b > 0).double().mean()) > 0.99
     assert float(knee_direction_loss(p)) < 1e-3
@@ -154,17 +150,13 @@ def test_real_motion_capture_bends_forward_and_its_mirror_backward(data_dir):
     assert float(knee_direction_loss(m)) > 0.05
 
 
-def test_mirror_diagnostic_report_on_real_poses(data_dir):
+def test_mirror_diagnostic_report_on_real_poses(bandai_poses_mm):
     """``examples/ocr_pose/experiments/mirror_diagnostic.py``: a perfect prediction is not
     mirrored, its mirror image is recognised as one (and scored by P-MPJPE, which excludes
     reflections)."""
     from examples.ocr_pose.experiments.mirror_diagnostic import mirror_report
 
-    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
-    if not f.exists():
-        pytest.skip(f"{f.name} not in {data_dir}")
-    with np.load(f) as z:
-        gt = torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3)[::400])
+    gt = bandai_poses_mm[::400]
     ok = mirror_report(gt / 1000.0, gt)
     assert ok["p_mpjpe"] == 0.0 and ok["frac_mirror_better"] == 0.0 and ok["backward_knees"] < 0.02
     assert ok["depth_spread_pred"] == ok["depth_spread_gt"]

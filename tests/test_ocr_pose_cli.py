@@ -162,7 +162,7 @@ def test_reproduce_tiny_writes_tables(data_dir, tmp_path):
         assert (tmp_path / f).is_file()
 
 
-def test_metrics_report_the_share_of_backward_knees(data_dir):
+def test_metrics_report_the_share_of_backward_knees(bandai_poses_mm):
     """``backward_knees``: the mirror-image diagnostic of ``evaluate`` / ``reproduce``: about 1 %
     of real knees bend backwards; a prediction mirrored in depth bends nearly all of them."""
     import numpy as np
@@ -170,11 +170,7 @@ def test_metrics_report_the_share_of_backward_knees(data_dir):
 
     from examples.ocr_pose.evaluation import compute_metrics
 
-    f = data_dir / "bandai_namco_dataset2_h36m17.npz"
-    if not f.exists():
-        pytest.skip(f"{f.name} not in {data_dir}")
-    with np.load(f) as z:
-        gt = torch.from_numpy(z["poses_3d_mm"].astype(np.float64).reshape(-1, 17, 3)[::200])
+    gt = bandai_poses_mm[::200]
     vis = torch.ones(gt.shape[:2], dtype=torch.bool)
     same = compute_metrics(gt / 1000.0, gt, vis)["backward_knees"]
     assert same["pred"] == same["gt"] < 0.02

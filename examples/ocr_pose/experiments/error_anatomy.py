@@ -2,7 +2,9 @@
 bone-symmetry prior, ..."): per-joint P-MPJPE, the left/right bone-length asymmetry of the
 predictions against the ground truth's (:func:`skelcl.losses.bone_asymmetry`), and the
 root-relative camera-frame error split into its image-plane (x, y) and depth (z) parts after
-the per-frame least-squares scale. Lifts the report clips of the ``quick`` budget (the frames
+the per-frame least-squares scale; and two ground-truth oracles that bound what a depth
+correction could buy (:func:`depth_oracles`: a depth scale, and mirroring limb segments'
+depth, :func:`flip_limb_depths`). Lifts the report clips of the ``quick`` budget (the frames
 ``reproduce`` and ``probe`` report on, for the seed in ``PROBE_SEED``) and prints one JSON line
 per checkpoint. Usage, from the repository root::
 
@@ -24,6 +26,7 @@ from examples.ocr_pose.inputs import ROOT
 from examples.ocr_pose.reproduce import MASK_SEED
 from skelcl.losses import bone_asymmetry
 from skelcl.metrics import optimal_scale, p_mpjpe, procrustes_align
+from skelcl.skeleton import H36M17
 
 #: the left/right bone pairs of H36M-17, in the order of :func:`skelcl.losses.bone_pairs`
 PAIRS = ("hips", "knees", "ankles", "shoulders", "elbows", "wrists")
@@ -54,6 +57,87 @@ def error_anatomy(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, Any]:
             "z_rms_mm": round(float(e[..., 2].pow(2).mean().sqrt()), 1)}
 
 
+#: the child joints of the eight limb segments (thighs, shins, upper arms, forearms) of H36M-17
+LIMB_CHILDREN = ("r_knee", "r_ankle", "l_knee", "l_ankle", "l_elbow", "l_wrist", "r_elbow", "r_wrist")
+
+
+def flip_limb_depths(pose: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Mirror the depth of chosen limb segments: for each segment of :data:`LIMB_CHILDREN` with
+    ``flips[..., s]`` true, the child's depth offset from its parent changes sign and the
+    child's descendants move with it; x, y are unchanged (the orthographic reading of the
+    mirror ambiguity of a bone's depth). Segments are applied from the body outward.
+
+    Args:
+        pose: ``(..., 17, 3)`` root-relative H36M-17 pose, depth in the last coordinate.
+        flips: ``(..., 8)`` bool, one per segment of :data:`LIMB_CHILDREN`.
+
+    Returns:
+        ``(..., 17, 3)``.
+    """
+    out = pose.clone()
+    parents = H36M17.parents
+    order = sorted(range(len(LIMB_CHILDREN)), key=lambda s: _depth_in_tree(H36M17.index(LIMB_CHILDREN[s])))
+    for s in order:
+        c = H36M17.index(LIMB_CHILDREN[s])
+        shift = torch.where(flips[..., s], -2.0 * (out[..., c, 2] - out[..., parents[c], 2]),
+                            torch.zeros_like(out[..., c, 2]))
+        out[..., _subtree(c), 2] += shift[..., None]
+    return out
+
+
+def _subtree(j: int) -> list:
+    parents, out = H36M17.parents, [j]
+    for k in range(len(parents)):
+        a = parents[k]
+        while a >= 0 and a != j:
+            a = parents[a]
+        if a == j:
+            out.append(k)
+    return sorted(out)
+
+
+def _depth_in_tree(j: int) -> int:
+    n = 0
+    while H36M17.parents[j] >= 0:
+        j, n = H36M17.parents[j], n + 1
+    return n
+
+
+def depth_oracles(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, Any]:
+    """How much of the P-MPJPE of ``pred`` ``(N, 17, 3)`` (any unit) against ``gt_mm`` would two
+    kinds of depth correction remove, chosen *with* the ground truth (upper bounds, not methods).
+
+    Returns:
+        ``depth_scale_mm``: P-MPJPE with the root-relative depth multiplied by each of
+        ``0.5, 0.85, 1, 1.15, 1.5`` (keys as strings); ``per_frame_scale_oracle_mm``: the mean over
+        frames of the best of those and ``0, 0.7, 1.3, 2``; ``limb_flip_oracle_mm``: the mean over
+        frames of the best of the 256 combinations of :func:`flip_limb_depths`;
+        ``limb_flip_frames``: the fraction of frames whose best combination flips a segment;
+        ``limb_flips_per_frame``: the mean number of segments flipped. A per-frame choice among
+        many candidates lowers the error of any prediction somewhat: compare against the same
+        oracle on a supervised lifter.
+    """
+    p = pred.double() - pred.double()[:, ROOT : ROOT + 1]
+    t = gt_mm.double() - gt_mm.double()[:, ROOT : ROOT + 1]
+    shown = (0.5, 0.85, 1.0, 1.15, 1.5)
+    per_scale = {}
+    for k in sorted(set(shown) | {0.0, 0.7, 1.3, 2.0}):
+        q = p.clone()
+        q[..., 2] *= k
+        per_scale[k] = p_mpjpe(q, t, reduction="none")
+    combos = torch.tensor([[(c >> s) & 1 for s in range(len(LIMB_CHILDREN))] for c in range(256)],
+                          dtype=torch.bool)
+    flips = torch.stack([p_mpjpe(flip_limb_depths(p, c.expand(p.shape[0], -1)), t, reduction="none")
+                         for c in combos])  # (256, N)
+    best = flips.min(dim=0)
+    n_flipped = combos.sum(-1)[best.indices]
+    return {"depth_scale_mm": {str(k): round(float(per_scale[k].mean()), 1) for k in shown},
+            "per_frame_scale_oracle_mm": round(float(torch.stack(list(per_scale.values())).min(0).values.mean()), 1),
+            "limb_flip_oracle_mm": round(float(best.values.mean()), 1),
+            "limb_flip_frames": round(float((n_flipped > 0).double().mean()), 3),
+            "limb_flips_per_frame": round(float(n_flipped.double().mean()), 2)}
+
+
 def main(argv: Sequence[str]) -> None:
     eval_ds, _ = report_frames()
     gt = torch.from_numpy(eval_ds.poses_3d.astype(np.float64)) * 1000.0
@@ -61,7 +145,7 @@ def main(argv: Sequence[str]) -> None:
         m = LoadedModel(path)
         _, out = evaluate_dataset(m, eval_ds, 0, MASK_SEED)
         print(json.dumps({"checkpoint": path, "epoch": int(m.ckpt["epoch"]),
-                          **error_anatomy(out.pose_3d, gt)}), flush=True)
+                          **error_anatomy(out.pose_3d, gt), **depth_oracles(out.pose_3d, gt)}), flush=True)
 
 
 if __name__ == "__main__":
