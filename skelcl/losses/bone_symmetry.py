@@ -1,7 +1,7 @@
 """Left/right bone-length symmetry: a measure of how lopsided a lifted skeleton is, and a prior.
 
-A human skeleton is close to mirror-symmetric: on the real motion capture of ``../shared/data``
-the left and right bones of a pair differ by a median 0.2-1 % of the mean bone length
+A human skeleton is close to mirror-symmetric: on the project's real motion capture (Bandai
+Namco, CMU) the left and right bones of a pair differ by a median 0.2-1 % of the mean bone length
 (``docs/results.md``, the section on the bone-symmetry prior). A lifter trained only through 2D projections has no such constraint: an
 unsupervised lifter may lengthen one forearm in depth and shorten the other as long as the
 projections and the discriminator are satisfied. The prior penalises that. It is the oldest of

@@ -65,7 +65,7 @@ def flip_limb_depths(pose: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     """Mirror the depth of chosen limb segments: for each segment of :data:`LIMB_CHILDREN` with
     ``flips[..., s]`` true, the child's depth offset from its parent changes sign and the
     child's descendants move with it; x, y are unchanged (the orthographic reading of the
-    mirror ambiguity of a bone's depth). Segments are applied from the body outward.
+    mirror ambiguity of a bone's depth).
 
     Args:
         pose: ``(..., 17, 3)`` root-relative H36M-17 pose, depth in the last coordinate.
@@ -75,32 +75,17 @@ def flip_limb_depths(pose: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
         ``(..., 17, 3)``.
     """
     out = pose.clone()
-    parents = H36M17.parents
-    order = sorted(range(len(LIMB_CHILDREN)), key=lambda s: _depth_in_tree(H36M17.index(LIMB_CHILDREN[s])))
-    for s in order:
-        c = H36M17.index(LIMB_CHILDREN[s])
-        shift = torch.where(flips[..., s], -2.0 * (out[..., c, 2] - out[..., parents[c], 2]),
+    for s, name in enumerate(LIMB_CHILDREN):  # a flip moves a whole subtree: order is immaterial
+        c = H36M17.index(name)
+        shift = torch.where(flips[..., s], -2.0 * (out[..., c, 2] - out[..., H36M17.parents[c], 2]),
                             torch.zeros_like(out[..., c, 2]))
         out[..., _subtree(c), 2] += shift[..., None]
     return out
 
 
 def _subtree(j: int) -> list:
-    parents, out = H36M17.parents, [j]
-    for k in range(len(parents)):
-        a = parents[k]
-        while a >= 0 and a != j:
-            a = parents[a]
-        if a == j:
-            out.append(k)
-    return sorted(out)
-
-
-def _depth_in_tree(j: int) -> int:
-    n = 0
-    while H36M17.parents[j] >= 0:
-        j, n = H36M17.parents[j], n + 1
-    return n
+    """``j`` and all its descendants in H36M-17."""
+    return [j] + [k for c in H36M17.children(j) for k in _subtree(c)]
 
 
 def depth_oracles(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, Any]:

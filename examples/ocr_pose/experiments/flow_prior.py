@@ -213,14 +213,10 @@ def probe(argv: List[str]) -> None:
     parent = training.BackboneLoss
 
     class FlowBackboneLoss(parent):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.w_adv = args[3].loss.w_adv if len(args) > 3 else kwargs["cfg"].loss.w_adv
-
         def forward(self, *args, **kwargs):
             out_ = super().forward(*args, **kwargs)
             # the trainer weights l_adv by loss.w_adv: divide it out so that the flow's weight is W_FLOW
-            l_flow = w_flow / max(self.w_adv, 1e-12) * state["flow"].nll(out_.rotated_2d).mean()
+            l_flow = w_flow / max(state["w_adv"], 1e-12) * state["flow"].nll(out_.rotated_2d).mean()
             out_.losses["l_adv"] = (out_.losses["l_adv"] + l_flow) if keep_adv else l_flow
             return out_
 
@@ -234,6 +230,7 @@ def probe(argv: List[str]) -> None:
         state["flow"] = fit_pose_flow(real, int(os.environ.get("FLOW_STEPS", "3000")),
                                       generator=torch.Generator().manual_seed(0), **_env_flow_kwargs())
         print(f"flow fitted in {time.time() - t:.0f} s on {len(real)} poses", flush=True)
+        state["w_adv"] = cfg.loss.w_adv
         return train(cfg, out_dir, data, norm, units, curve, progress=progress)
 
     training.BackboneLoss = FlowBackboneLoss
