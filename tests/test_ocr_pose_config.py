@@ -62,6 +62,8 @@ def test_paper_defaults_in_ocr_pose_config():
         ({"schedule": {"ema_decay": 1.0}}, "schedule.ema_decay"),
         ({"schedule": {"ema_decay": -0.1}}, "schedule.ema_decay"),
         ({"schedule": {"ema_decay": "0.999"}}, "schedule.ema_decay"),
+        ({"loss": {"w_bone": -1.0}}, "loss.w_bone"),
+        ({"loss": {"w_bone": "1"}}, "loss.w_bone"),
     ],
 )
 def test_bad_config_names_the_key(data, key):

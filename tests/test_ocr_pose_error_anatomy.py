@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from examples.ocr_pose.experiments.error_anatomy import (
-    LIMB_CHILDREN, depth_oracles, error_anatomy, flip_limb_depths)
+    LIMB_CHILDREN, bone_proportions, depth_oracles, error_anatomy, flip_limb_depths,
+    same_clip_partners)
 
 PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15]
 NAMES = ["pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
@@ -80,3 +81,40 @@ def test_error_anatomy_report_against_its_definitions(bandai_poses_mm):
     assert int(np.argmax(r["per_joint_mm"])) == 16
     assert r["z_rms_mm"] > 3 * r["xy_rms_mm"]  # the per-frame scale spreads some into x, y
     assert r["asymmetry_pct"]["wrists"] > 10.0
+
+
+def test_same_clip_partners_pick_another_frame_of_the_clip():
+    clip = np.array(["a", "b", "a", "c", "b", "a", "b", "b"])
+    for seed in range(20):
+        p = same_clip_partners(clip, seed)
+        assert (clip[p] == clip).all()
+        assert p[3] == 3  # alone in its clip
+        assert all(p[i] != i for i in range(len(clip)) if i != 3)
+    drawn = {int(same_clip_partners(clip, s)[1]) for s in range(50)}
+    assert drawn == {4, 6, 7}  # every other member of clip "b" comes up
+
+
+def test_bone_proportions_against_a_float64_loop(bandai_poses_mm):
+    """Real frames of one skeleton: the ground truth agrees with itself from frame to frame to
+    the 1 mm quantisation; a prediction whose shins are 20 % longer is off by the shins' share,
+    recomputed here with explicit loops."""
+    gt = bandai_poses_mm[:3000:10]
+    clip = np.repeat(np.arange(30), 10)
+    partner = same_clip_partners(clip, 0)
+    pred = gt.clone()
+    for knee, ankle in ((2, 3), (5, 6)):
+        pred[:, ankle] = pred[:, knee] + 1.2 * (gt[:, ankle] - gt[:, knee])
+    pred = 0.01 * pred  # any unit
+    r = bone_proportions(pred, gt, partner)
+
+    def rel(p):
+        L = [float(np.linalg.norm(p[j] - p[PARENTS[j]])) for j in range(1, 17)]
+        return np.array(L) / np.mean(L)
+
+    P, G = pred.numpy(), gt.numpy()
+    err = np.mean([np.abs(rel(P[i]) - rel(G[i])).mean() for i in range(len(G))])
+    cross = np.mean([np.abs(rel(P[i]) - rel(P[partner[i]])).mean() for i in range(len(G))])
+    gt_cross = np.mean([np.abs(rel(G[i]) - rel(G[partner[i]])).mean() for i in range(len(G))])
+    assert abs(r["bone_error_pct"] - 100 * err) < 0.006 and r["bone_error_pct"] > 1.0
+    assert abs(r["cross_frame_pct"] - 100 * cross) < 0.006
+    assert abs(r["gt_cross_frame_pct"] - 100 * gt_cross) < 0.006 and r["gt_cross_frame_pct"] < 1.0

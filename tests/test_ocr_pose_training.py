@@ -55,10 +55,11 @@ def _state_tensors(trainer: Trainer):
     return out
 
 
-@pytest.mark.parametrize("variant", ["ocr_pose", "baseline"])
-def test_resume_reaches_the_same_state_bit_for_bit(tmp_path, variant):
-    cfg = _cfg(variant)
-    data = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool))
+@pytest.mark.parametrize("variant, extra", [("ocr_pose", {}), ("baseline", {}),
+                                            ("decouple", {"loss": {"w_bone": 1.0}})])
+def test_resume_reaches_the_same_state_bit_for_bit(tmp_path, variant, extra):
+    cfg = _cfg(variant, **extra)
+    data = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=torch.arange(96) // 6)
     ref = Trainer(cfg, data, _norm(), "camera", None, tmp_path / "a", progress=False)
     ref.fit()
     # "killed" right after the first epoch's checkpoint, then resumed by a fresh process
@@ -112,7 +113,7 @@ def test_unsupervised_trainer_only_takes_2d(tmp_path):
         Trainer(_cfg("supervised"), p2, _norm(), "camera", None, tmp_path, progress=False)
 
 
-def _write_dataset(path: Path, poses_3d):
+def _write_dataset(path: Path, poses_3d, clip=None):
     from skelcl.data.pose_dataset import PoseDataset, save_pose_dataset
 
     g = np.random.default_rng(0)
@@ -120,7 +121,7 @@ def _write_dataset(path: Path, poses_3d):
     p2 = 500 + 40 * g.standard_normal((n, 17, 2))
     p2[:, 10] = p2[:, 0] + [0, -120]
     ds = PoseDataset(poses_2d=p2, image_size=np.array([1000.0, 1000.0]), layout="h36m17",
-                     focal=np.array(1150.0), poses_3d=poses_3d)
+                     focal=np.array(1150.0), poses_3d=poses_3d, clip=clip)
     save_pose_dataset(ds, path)
     return path
 
@@ -140,6 +141,24 @@ def test_3d_in_the_file_cannot_influence_unsupervised_training(tmp_path):
     for k in a:
         for n in a[k]:
             assert torch.equal(a[k][n], b[k][n]), (k, n)
+
+
+def test_train_cli_with_the_bone_prior_reads_the_clip_labels_of_the_file(tmp_path, capsys):
+    """The tutorial's ``{"extends": ..., "loss": {"w_bone": ...}}`` on a pose file: it trains with
+    ``l_bone`` where the file has clip labels, and stops before training, naming the key, where
+    it has none."""
+    cfg_file = tmp_path / "bone.json"
+    cfg_file.write_text(json.dumps({"extends": "decouple", **TINY, "loss": {"w_bone": 0.3}}))
+    clips = _write_dataset(tmp_path / "clips.npz", None,
+                           clip=np.array([f"clip{i // 16}" for i in range(128)]))
+    assert main(["train", "--config", str(cfg_file), "--out", str(tmp_path / "a"),
+                 "--data", str(clips), "--no-progress"]) == 0
+    last = json.loads((tmp_path / "a" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["losses"]["l_bone"] > 0
+    plain = _write_dataset(tmp_path / "plain.npz", None)
+    assert main(["train", "--config", str(cfg_file), "--out", str(tmp_path / "b"),
+                 "--data", str(plain), "--no-progress"]) == 2
+    assert "loss.w_bone" in capsys.readouterr().err
 
 
 def test_bad_config_fails_before_training(tmp_path, capsys):
@@ -193,7 +212,9 @@ def _step_inputs(tr: Trainer, kind: str, b: int = 16):
     if kind == "warmup":
         return x, dv, vis
     if kind == "backbone":
-        return x, dv, vis if "filler" in tr.models else None, tr._rotations(idx)
+        rot = tr._rotations(idx)
+        partner = () if tr.clip_partners is None else (x.flip(0), dv.flip(0))
+        return (x, dv, vis if "filler" in tr.models else None, rot, *partner)
     if kind == "disc":
         return x, x.flip(0)
     return x, x, dv, vis, tr._rotations(idx), tr._visibility(x, torch.ones_like(dv), n)
@@ -297,6 +318,7 @@ def _supervised_data():
     ("ocr_pose", {"model": {"depth_input": "feature"},  # rotation decoder unused w/o L_rot
                   "loss": {"w_rot": 0.0, "hard_negative_miner": False}}),
     ("baseline", {"loss": {"w_knee": 0.5}}),  # the backward-knee prior
+    ("decouple", {"loss": {"w_bone": 1.0}}),  # the bone-length consistency prior
     ("ocr_pose", {"model": {"proj_dim": 4}}),  # contrastive projection head
     ("supervised", {}),
     ("supervised", {"model": {"lifter": "decoupled", "depth_input": "feature"}}),
@@ -309,7 +331,7 @@ def test_step_modules_register_exactly_the_parameters_that_get_gradients(tmp_pat
 
     cfg = _cfg(variant, **extra)
     data = (_supervised_data() if variant == "supervised"
-            else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)))
+            else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=torch.arange(96) // 6))
     tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path, progress=False)
     kinds = set(tr.step_losses)
     assert kinds == ({"supervised"} if variant == "supervised" else
@@ -374,9 +396,9 @@ class _HostSyncs:
 
 @pytest.mark.parametrize("variant", ["ocr_pose", "occluded_training", "supervised"])
 def test_training_steps_make_no_host_synchronisation(tmp_path, variant):
-    cfg = _cfg(variant, schedule={"disc_every": 1}, loss={"w_knee": 0.1})
+    cfg = _cfg(variant, schedule={"disc_every": 1}, loss={"w_knee": 0.1, "w_bone": 0.1})
     data = (_supervised_data() if variant == "supervised"
-            else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool)))
+            else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=torch.arange(96) // 6))
     tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path, progress=False)
     idx = torch.arange(32)
     steps = ([tr.supervised_step] if variant == "supervised"
@@ -521,3 +543,87 @@ def test_knee_prior_is_off_by_default_and_trains_the_depth_when_on():
     assert float(sum(p.grad.abs().sum() for p in lifter.parameters())) > 0
     with pytest.raises(ConfigError, match="w_knee"):
         _cfg("baseline", loss={"w_knee": -1.0})
+
+
+def test_bone_prior_draws_partners_from_the_same_clip():
+    """``loss.w_bone``: each pose's partner is a uniformly drawn pose of its own clip (itself in a
+    clip of one), whatever the order of the clip labels; no labels, no prior."""
+    from examples.ocr_pose.config import ConfigError
+
+    g = torch.Generator().manual_seed(1)
+    clip = torch.cat([torch.randint(0, 9, (95,), generator=g), torch.tensor([42])])  # 42: alone
+    data = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=clip)
+    tr = Trainer(_cfg("decouple", loss={"w_bone": 1.0}), data, _norm(), "camera", None, "unused",
+                 progress=False)
+    idx = torch.arange(96).repeat(400)
+    partner = tr._partners(idx)
+    assert torch.equal(clip[partner], clip[idx])
+    assert int(partner[idx == 95].unique().numel()) == 1 and int(partner[idx == 95][0]) == 95
+    for c in clip.unique().tolist():  # every member of a clip is drawn, about equally often
+        members = torch.nonzero(clip == c).flatten()
+        drawn = partner[clip[idx] == c]
+        counts = torch.stack([(drawn == m).sum() for m in members]).double()
+        assert set(drawn.tolist()) == set(members.tolist())
+        expected = drawn.numel() / members.numel()
+        assert float(((counts - expected).abs() / expected).max()) < 0.35
+    no_labels = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool))
+    with pytest.raises(ConfigError, match="loss.w_bone.*clip"):
+        Trainer(_cfg("decouple", loss={"w_bone": 1.0}), no_labels, _norm(), "camera", None, "unused",
+                progress=False)
+    with pytest.raises(ConfigError, match="w_bone"):
+        _cfg("decouple", loss={"w_bone": -0.5})
+    assert _cfg("decouple").loss.w_bone == 0.0
+
+
+def test_bone_prior_compares_the_two_lifts_and_trains_the_depth():
+    """``l_bone`` is the bone-length consistency of the lifted J3D with the lift of the partner
+    poses, over the bones whose joints both poses have; 0 when the partner is the pose itself;
+    its gradient reaches the lifter."""
+    from examples.ocr_pose.model import build_models
+    from examples.ocr_pose.training import BackboneLoss, weighted_total
+    from skelcl.geometry import depth_to_points, sample_view_rotation
+    from skelcl.losses import bone_length_consistency_loss
+
+    cfg = _cfg("decouple", loss={"w_bone": 2.0})
+    g = torch.Generator().manual_seed(0)
+    x, other = 0.05 * torch.randn(2, 32, 17, 2, generator=g)
+    dv = torch.ones(32, 17, dtype=torch.bool)
+    rot = sample_view_rotation(32, generator=g)
+    models = build_models(cfg)
+    lifter = models["lifter"].eval()  # the same forward twice (no dropout, fixed BN)
+    step = BackboneLoss(lifter, None, models["disc"], cfg)
+    assert float(step(x, dv, None, rot, x, dv).losses["l_bone"].detach()) < 1e-6
+    pv = dv.clone()
+    pv[:4, 13] = False  # the partner lacks a left wrist: its forearm does not count
+    out = step(x, dv, None, rot, other, pv)
+    j3d = lambda p: depth_to_points(p, lifter(p).depth, distance=cfg.model.distance)  # noqa: E731
+    per_bone = bone_length_consistency_loss(j3d(x), j3d(other), reduction="none")
+    per_bone[:4, 12] = 0.0  # bone 12 = l_wrist -> l_elbow
+    torch.testing.assert_close(out.losses["l_bone"], per_bone.sum() / (32 * 16 - 4))
+    assert float(out.losses["l_bone"].detach()) > 0
+    total = weighted_total(out.losses, cfg)
+    rest = weighted_total({k: v for k, v in out.losses.items() if k != "l_bone"}, cfg)
+    torch.testing.assert_close(total - rest, 2.0 * out.losses["l_bone"])
+    lifter.zero_grad()
+    out.losses["l_bone"].backward()
+    assert float(sum(p.grad.abs().sum() for p in lifter.parameters() if p.grad is not None)) > 0
+    with pytest.raises(ValueError, match="partner"):
+        step(x, dv, None, rot)
+
+
+def test_poses2d_carries_clip_numbers(data_dir):
+    """Real training data reaches the trainer with one number per clip label (and no 3D)."""
+    from examples.ocr_pose.data_sources import real_datasets
+    from examples.ocr_pose.inputs import clip_numbers, dataset_to_2d, to_poses2d
+    from examples.ocr_pose.reproduce import budget_frames
+
+    ds = budget_frames(real_datasets(data_dir, views=1, seed=0), "tiny", 0).train
+    xy, conf, _ = dataset_to_2d(ds)
+    p2 = to_poses2d(ds, fit_normalizer(xy, conf))
+    assert p2.clip is not None and p2.clip.dtype == torch.int64 and len(p2.clip) == len(ds)
+    labels = np.asarray(ds.clip)
+    for a in range(0, len(ds), 37):
+        same = labels == labels[a]
+        assert np.array_equal(same, (p2.clip == p2.clip[a]).numpy())
+    assert torch.equal(p2.take(torch.arange(5)).clip, p2.clip[:5])
+    assert clip_numbers(ds.subset(np.arange(3))) is not None

@@ -117,6 +117,12 @@ class LossConfig:
             on the lifted ``J3D`` (:func:`skelcl.losses.bone_symmetry_loss`; our addition, not in
             the paper; default 0 = off; measured in ``docs/results.md``, "A moving average of
             the weights, a bone-symmetry prior, ...": it does not help there).
+        w_bone: weight of ``L_bone`` in ``L_backbone``, the bone-length consistency prior
+            (:func:`skelcl.losses.bone_length_consistency_loss`; our addition, not in the paper;
+            default 0 = off): every backbone update also lifts, for each pose of the batch,
+            another training pose of the same clip (the training data's ``clip`` labels, a
+            person per clip) and penalises the difference of the two lifted skeletons' relative
+            bone lengths. It needs clip labels, never 3D.
     """
 
     w_pf: float = 10.0
@@ -137,6 +143,7 @@ class LossConfig:
     adversarial: bool = True
     w_knee: float = 0.0
     w_sym: float = 0.0
+    w_bone: float = 0.0
 
 
 @dataclass
@@ -353,7 +360,7 @@ _NONNEGATIVE = {
     "schedule.epochs", "schedule.warmup_epochs", "schedule.backbone_steps",
     "schedule.occlusion_steps", "occlusion.mask_max", "occlusion.data_mask_max",
     "loss.w_pf", "loss.w_2d", "loss.w_3d", "loss.w_adv", "loss.w_rot", "loss.w_ti", "loss.w_ve",
-    "loss.w_knee", "loss.w_sym",
+    "loss.w_knee", "loss.w_sym", "loss.w_bone",
 }
 _POSITIVE_FLOAT = {"schedule.lr", "loss.temperature", "model.distance", "schedule.lr_decay",
                    "loss.clamp_2d", "schedule.occlusion_lr_scale"}

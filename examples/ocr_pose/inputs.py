@@ -120,21 +120,40 @@ class Poses2D:
         poses: ``(N, J, 2)`` float32, normalised (root at 0, head-pelvis ~ 0.1).
         visible: ``(N, J)`` bool, joints present in the data (confidence >= 0.1).
         source: provenance text (``"synthetic"`` for the embedded default).
+        clip: ``(N,)`` int64 clip (sequence) number of each pose, or ``None`` when the data has
+            no clip labels. Poses with one number show one person (the bone-length consistency
+            prior ``loss.w_bone`` pairs them); the numbers carry no other meaning.
     """
 
-    __slots__ = ("poses", "visible", "source")
+    __slots__ = ("poses", "visible", "source", "clip")
 
-    def __init__(self, poses: torch.Tensor, visible: torch.Tensor, source: str = "") -> None:
+    def __init__(self, poses: torch.Tensor, visible: torch.Tensor, source: str = "",
+                 clip: Optional[torch.Tensor] = None) -> None:
         self.poses = poses
         self.visible = visible
         self.source = source
+        self.clip = clip
 
     def __len__(self) -> int:
         return int(self.poses.shape[0])
 
     def take(self, index: torch.Tensor) -> "Poses2D":
         """Subset of the poses (index tensor)."""
-        return Poses2D(self.poses[index], self.visible[index], self.source)
+        clip = None if self.clip is None else self.clip[index]
+        return Poses2D(self.poses[index], self.visible[index], self.source, clip)
+
+    def to(self, device: Union[str, torch.device]) -> "Poses2D":
+        """The same poses on ``device``."""
+        clip = None if self.clip is None else self.clip.to(device)
+        return Poses2D(self.poses.to(device), self.visible.to(device), self.source, clip)
+
+
+def clip_numbers(ds: PoseDataset) -> Optional[torch.Tensor]:
+    """``(N,)`` int64 numbers of the dataset's ``clip`` labels (equal labels, equal numbers;
+    in sorted label order), or ``None`` when it has none."""
+    if ds.clip is None:
+        return None
+    return torch.from_numpy(np.unique(ds.clip, return_inverse=True)[1].reshape(-1).astype(np.int64))
 
 
 @dataclass
@@ -181,7 +200,7 @@ def to_poses2d(ds: PoseDataset, normalizer: RootScaleNormalizer2D) -> Poses2D:
     """Normalised 2D of a dataset (its 3D, if any, is not read)."""
     xy, conf, _ = dataset_to_2d(ds)
     x = normalizer.transform(torch.from_numpy(xy)).float()
-    return Poses2D(x, torch.from_numpy(conf >= CONFIDENCE_THRESHOLD), ds.source)
+    return Poses2D(x, torch.from_numpy(conf >= CONFIDENCE_THRESHOLD), ds.source, clip_numbers(ds))
 
 
 def to_poses3d(ds: PoseDataset, normalizer: RootScaleNormalizer2D) -> Poses3D:
@@ -212,11 +231,11 @@ def load_training_poses(
     if idx is not None:
         ds = ds.subset(idx.numpy())
     xy, conf, units = dataset_to_2d(ds)
-    source = ds.source
+    source, clip = ds.source, clip_numbers(ds)
     del ds
     norm = fit_normalizer(xy, conf)
     x = norm.transform(torch.from_numpy(xy)).float()
-    return Poses2D(x, torch.from_numpy(conf >= CONFIDENCE_THRESHOLD), source), norm, units
+    return Poses2D(x, torch.from_numpy(conf >= CONFIDENCE_THRESHOLD), source, clip), norm, units
 
 
 def subsample_dataset(ds: PoseDataset, max_poses: Optional[int], seed: int) -> PoseDataset:

@@ -14,7 +14,10 @@ One training step of an unsupervised variant, in the order the code runs it:
   (:func:`skelcl.losses.lsgan_generator_loss`), ``L_rot``
   (:func:`skelcl.losses.rotation_consistency_loss`, decoupled lifter only).
 * ``L_backbone = w_pf L_pf + w_2D L_2D + w_3D L_3D + w_adv L_adv + w_rot L_rot`` updates the
-  filling and lifting networks (optimiser ``backbone``).
+  filling and lifting networks (optimiser ``backbone``). Our optional priors on ``J3D`` join it
+  when their weights are set: ``w_knee L_knee``, ``w_sym L_sym``, and ``w_bone L_bone``, which
+  also lifts another pose of each pose's clip (drawn after the rotations, so the random stream
+  of a run without it is unchanged).
 * **Occlusion step** (alternating with backbone steps, ``schedule.backbone_steps :
   schedule.occlusion_steps``; with ``schedule.alternation = "per_batch"``, the default, every
   batch makes a backbone update and the occlusion updates follow on the same batch, so every
@@ -84,6 +87,7 @@ from skelcl.geometry import (
     view_transform,
 )
 from skelcl.losses import (
+    bone_length_consistency_loss,
     bone_symmetry_loss,
     knee_direction_loss,
     lift_cycle,
@@ -93,10 +97,11 @@ from skelcl.losses import (
     rotation_consistency_loss,
 )
 from skelcl.metrics import p_mpjpe
+from skelcl.skeleton import H36M17
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import Config, config_from_dict
+from .config import Config, ConfigError, config_from_dict
 from .inputs import ROOT, Poses2D, Poses3D
 from .model import build_models, lift, occ_features
 
@@ -172,11 +177,12 @@ def contrastive_loss(
 
 def weighted_total(losses: Dict[str, torch.Tensor], cfg: Config) -> torch.Tensor:
     """``Σ w_k L_k`` over the terms of ``losses`` with the weights of ``cfg.loss`` (``l_pf``,
-    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``, ``l_knee``, ``l_sym``: ``L_backbone``; ``l_ti``, ``l_ve``:
+    ``l_2d``, ``l_3d``, ``l_adv``, ``l_rot``, ``l_knee``, ``l_sym``, ``l_bone``: ``L_backbone``; ``l_ti``, ``l_ve``:
     ``L_occlusion``)."""
     L = cfg.loss
     w = {"l_pf": L.w_pf, "l_2d": L.w_2d, "l_3d": L.w_3d, "l_adv": L.w_adv, "l_rot": L.w_rot,
-         "l_ti": L.w_ti, "l_ve": L.w_ve, "l_knee": L.w_knee, "l_sym": L.w_sym}
+         "l_ti": L.w_ti, "l_ve": L.w_ve, "l_knee": L.w_knee, "l_sym": L.w_sym,
+         "l_bone": L.w_bone}
     return sum(w[k] * v for k, v in losses.items())
 
 
@@ -494,13 +500,18 @@ class BackboneLoss(StepLoss):
         self.rot_detach_relift = cfg.loss.rot_detach_relift
         self.with_knee = cfg.loss.w_knee > 0
         self.with_sym = cfg.loss.w_sym > 0
+        self.with_bone = cfg.loss.w_bone > 0
+        bones = H36M17.bones()  # (child, parent) per bone, the order of relative_bone_lengths
+        self.bone_joints = ([c for c, _ in bones], [p for _, p in bones])
 
     @_gemm_scope
     def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: Optional[torch.Tensor],
-                rotation: torch.Tensor) -> BackboneOutput:
+                rotation: torch.Tensor, partner: Optional[torch.Tensor] = None,
+                partner_visible: Optional[torch.Tensor] = None) -> BackboneOutput:
         """``x`` ``(b, J, 2)``, ``data_visible`` ``(b, J)``, ``visible`` ``(b, J)`` after the
         random mask (``None`` without a filling network: the complete 2D is lifted), view
-        rotations ``(b, 3, 3)``."""
+        rotations ``(b, 3, 3)``; with ``loss.w_bone``, ``partner`` ``(b, J, 2)`` another pose of
+        each pose's clip and its ``partner_visible`` ``(b, J)`` (what the data has)."""
         losses: Dict[str, torch.Tensor] = {}
         if self.filler is not None:
             fo = self.filler(_hide(x, visible), visible)
@@ -516,6 +527,8 @@ class BackboneLoss(StepLoss):
             losses["l_knee"] = knee_direction_loss(cyc.pose_3d, validate=False)
         if self.with_sym:  # the bone-symmetry prior on J3D (loss.w_sym, our addition)
             losses["l_sym"] = bone_symmetry_loss(cyc.pose_3d, validate=False)
+        if self.with_bone:  # bone-length consistency within a clip (loss.w_bone, our addition)
+            losses["l_bone"] = self._bone_loss(cyc.pose_3d, data_visible, partner, partner_visible)
         if self.disc is not None:
             score = self._net(lambda q: call_frozen(self.disc, q), cyc.rotated_2d)
             losses["l_adv"] = lsgan_generator_loss(score)
@@ -528,6 +541,22 @@ class BackboneLoss(StepLoss):
                 rel, cyc.lifted.rotation, rotation, kind=self.rotation_distance
             )
         return BackboneOutput(losses, cyc.rotated_2d, x_in)
+
+    def _bone_loss(self, pose_3d: torch.Tensor, data_visible: torch.Tensor,
+                   partner: Optional[torch.Tensor], partner_visible: Optional[torch.Tensor]) -> torch.Tensor:
+        """``L_bone`` between the lifted ``J3D`` and the lift of the partner poses (their 2D as
+        the data has it, unfilled); bones with a joint missing from either pose's data do not
+        count."""
+        if partner is None or partner_visible is None:
+            raise ValueError("partner: loss.w_bone > 0 needs a partner pose for every pose")
+        partner_3d = depth_to_points(partner, self._net(self.lifter, partner).depth,
+                                     distance=self.distance)
+        ok = data_visible & partner_visible
+        child, parent = self.bone_joints
+        valid = ok[..., child] & ok[..., parent]
+        return D.global_masked_mean(
+            bone_length_consistency_loss(pose_3d, partner_3d, valid=valid, reduction="none",
+                                         validate=False), valid)
 
 
 class DiscLoss(StepLoss):
@@ -799,6 +828,7 @@ class Trainer:
         self.candidates = occludable_joints(cfg)
         self._setup_data_occlusion()  # on the CPU (seeded), before the data moves
         self._setup_fixed_rotations()
+        self._setup_clip_partners()
         if self.device.type != "cpu":
             self._to_device()
         s = cfg.schedule
@@ -825,7 +855,7 @@ class Trainer:
     def _to_device(self) -> None:
         d = self.device
         if isinstance(self.data, Poses2D):
-            self.data = Poses2D(self.data.poses.to(d), self.data.visible.to(d), self.data.source)
+            self.data = self.data.to(d)
         else:
             self.data = Poses3D(self.data.poses.to(d), self.data.confidence.to(d),
                                 self.data.poses_3d.to(d), self.data.action, self.data.source)
@@ -833,6 +863,8 @@ class Trainer:
             self.data_incomplete = self.data_incomplete.to(d)
         if self.fixed_rotations is not None:
             self.fixed_rotations = self.fixed_rotations.to(d)
+        if self.clip_partners is not None:
+            self.clip_partners = tuple(t.to(d) for t in self.clip_partners)
         if self.val is not None:
             self.val = Poses3D(self.val.poses.to(d), self.val.confidence.to(d),
                                self.val.poses_3d.to(d), self.val.action, self.val.source)
@@ -889,8 +921,32 @@ class Trainer:
         )
         visible = torch.where(rows[:, None], vis, self.data.visible)
         poses = torch.where(visible[..., None], self.data.poses, torch.zeros_like(self.data.poses))
-        self.data = Poses2D(poses, visible, self.data.source)
+        self.data = Poses2D(poses, visible, self.data.source, self.data.clip)
         self.data_incomplete = ~visible.all(dim=1)
+
+    def _setup_clip_partners(self) -> None:
+        """For ``loss.w_bone``: the training poses sorted by clip, and for every pose where its
+        clip's run starts in that order and how long it is (:meth:`_partners`)."""
+        self.clip_partners = None
+        if self.cfg.objective != "unsupervised" or self.cfg.loss.w_bone <= 0:
+            return
+        clip = self.data.clip
+        if clip is None:
+            raise ConfigError("loss.w_bone: the bone-length consistency prior needs the training "
+                             "data's per-pose 'clip' labels (which poses show one person); "
+                             "this data has none (set loss.w_bone to 0)")
+        order = torch.argsort(clip, stable=True)
+        _, inverse, counts = torch.unique(clip, return_inverse=True, return_counts=True)
+        starts = torch.cumsum(counts, 0) - counts
+        self.clip_partners = (order, starts[inverse], counts[inverse])
+
+    def _partners(self, idx: torch.Tensor) -> torch.Tensor:
+        """Global batch ``idx`` -> a uniformly drawn training pose of each pose's clip (possibly
+        the pose itself; always so in a clip of one pose), from the data generator."""
+        order, start, count = self.clip_partners
+        u = torch.rand(idx.shape, generator=self.generator, device=self.generator.device)
+        pick = (u * count[idx]).long().clamp_max(count[idx] - 1)
+        return order[start[idx] + pick]
 
     def _local(self, x: torch.Tensor) -> torch.Tensor:
         """This rank's rows of a global-batch tensor (the tensor itself in one process)."""
@@ -1031,7 +1087,12 @@ class Trainer:
         x, dv, n = self._batch(idx)
         # random draws in the order of the data generator's stream: mask, then rotations
         vis = self._visibility(x, dv, n) if "filler" in self.models else None
-        out = self._forward("backbone", x, dv, vis, self._rotations(idx))
+        rotations = self._rotations(idx)
+        partner: tuple = ()
+        if self.clip_partners is not None:  # drawn after the rotations: same stream when off
+            p = self._local(self._partners(idx))
+            partner = (self.data.poses[p], self.data.visible[p])
+        out = self._forward("backbone", x, dv, vis, rotations, *partner)
         losses = dict(out.losses)
         self._nan_hook(losses)
         self._optimise(weighted_total(losses, cfg), [self.optimizers["backbone"]])

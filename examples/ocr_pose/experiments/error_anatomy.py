@@ -2,8 +2,10 @@
 bone-symmetry prior, ..."): per-joint P-MPJPE, the left/right bone-length asymmetry of the
 predictions against the ground truth's (:func:`skelcl.losses.bone_asymmetry`), and the
 root-relative camera-frame error split into its image-plane (x, y) and depth (z) parts after
-the per-frame least-squares scale; and two ground-truth oracles that bound what a depth
-correction could buy (:func:`depth_oracles`: a depth scale, and mirroring limb segments'
+the per-frame least-squares scale; the bone proportions of the predictions, against the ground
+truth's and from frame to frame of one clip (:func:`bone_proportions`, with
+:func:`skelcl.losses.bone_length_consistency_loss`); and two ground-truth oracles that bound what
+a depth correction could buy (:func:`depth_oracles`: a depth scale, and mirroring limb segments'
 depth, :func:`flip_limb_depths`). Lifts the report clips of the ``quick`` budget (the frames
 ``reproduce`` and ``probe`` report on, for the seed in ``PROBE_SEED``) and prints one JSON line
 per checkpoint. Usage, from the repository root::
@@ -24,7 +26,7 @@ from examples.ocr_pose.evaluation import LoadedModel, evaluate_dataset
 from examples.ocr_pose.experiments._report import report_frames
 from examples.ocr_pose.inputs import ROOT
 from examples.ocr_pose.reproduce import MASK_SEED
-from skelcl.losses import bone_asymmetry
+from skelcl.losses import bone_asymmetry, bone_length_consistency_loss, relative_bone_lengths
 from skelcl.metrics import optimal_scale, p_mpjpe, procrustes_align
 from skelcl.skeleton import H36M17
 
@@ -123,14 +125,48 @@ def depth_oracles(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, Any]:
             "limb_flips_per_frame": round(float(n_flipped.double().mean()), 2)}
 
 
+def same_clip_partners(clip: np.ndarray, seed: int = 0) -> np.ndarray:
+    """For every frame, a uniformly drawn *other* frame with the same ``clip`` label (the frame
+    itself only where its clip has no other frame): ``(N,)`` indices, seeded."""
+    rng = np.random.default_rng(seed)
+    out = np.arange(len(clip))
+    for c in np.unique(clip):
+        members = np.flatnonzero(clip == c)
+        if len(members) > 1:
+            shift = rng.integers(1, len(members), len(members))  # never 0: another member
+            out[members] = members[(np.arange(len(members)) + shift) % len(members)]
+    return out
+
+
+def bone_proportions(pred: torch.Tensor, gt_mm: torch.Tensor, partner: np.ndarray) -> Dict[str, Any]:
+    """Bone proportions of a prediction ``(N, 17, 3)`` (any unit) against ``gt_mm``, in % of the
+    pose's mean bone (:func:`skelcl.losses.relative_bone_lengths`).
+
+    Returns:
+        ``bone_error_pct``: mean over frames and bones of ``|rel(pred) - rel(gt)|``;
+        ``cross_frame_pct`` and ``gt_cross_frame_pct``: the same between each frame and its
+        ``partner`` frame (:func:`same_clip_partners`: one person, so 0 for a perfect lift up to
+        the data's 1 mm quantisation; the value of ``L_bone`` on held-out pairs) for the
+        prediction and for the ground truth.
+    """
+    p, t = pred.double(), gt_mm.double()
+    idx = torch.from_numpy(partner)
+    pct = lambda v: round(100 * float(v), 2)  # noqa: E731
+    return {"bone_error_pct": pct((relative_bone_lengths(p) - relative_bone_lengths(t)).abs().mean()),
+            "cross_frame_pct": pct(bone_length_consistency_loss(p, p[idx])),
+            "gt_cross_frame_pct": pct(bone_length_consistency_loss(t, t[idx]))}
+
+
 def main(argv: Sequence[str]) -> None:
     eval_ds, _ = report_frames()
     gt = torch.from_numpy(eval_ds.poses_3d.astype(np.float64)) * 1000.0
+    partner = same_clip_partners(np.asarray(eval_ds.clip))
     for path in argv:
         m = LoadedModel(path)
         _, out = evaluate_dataset(m, eval_ds, 0, MASK_SEED)
         print(json.dumps({"checkpoint": path, "epoch": int(m.ckpt["epoch"]),
-                          **error_anatomy(out.pose_3d, gt), **depth_oracles(out.pose_3d, gt)}), flush=True)
+                          **error_anatomy(out.pose_3d, gt), **bone_proportions(out.pose_3d, gt, partner),
+                          **depth_oracles(out.pose_3d, gt)}), flush=True)
 
 
 if __name__ == "__main__":
