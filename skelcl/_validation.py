@@ -64,6 +64,20 @@ def check_shape(
     return x
 
 
+def check_layout_pose(x: object, name: str, num_joints: int, layout: str,
+                      channels: Sequence[int] = (2, 3)) -> torch.Tensor:
+    """Require a floating-point tensor of shape ``(..., num_joints, C)`` with ``C`` in
+    ``channels`` (the joints of the named ``layout``); return it."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got {type(x).__name__}"
+                        + (f" of {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+    if x.dim() < 2 or x.shape[-2] != num_joints or x.shape[-1] not in channels:
+        spec = " or ".join(str(c) for c in channels)
+        raise ValueError(f"{name}: expected shape (..., {num_joints}, {spec}) for layout "
+                         f"{layout}, got {tuple(x.shape)}")
+    return x
+
+
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     """Require every element of ``x`` to be finite (no NaN or inf).
 

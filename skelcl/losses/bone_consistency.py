@@ -26,20 +26,12 @@ from typing import Optional, Union
 
 import torch
 
+from .._validation import check_layout_pose
 from ..skeleton import Skeleton, get_layout
 from ..skeleton.layouts import H36M17
 from ..skeleton.ops import bone_lengths
 
 __all__ = ["relative_bone_lengths", "bone_length_consistency_loss"]
-
-
-def _check(pose: torch.Tensor, name: str, sk: Skeleton) -> None:
-    if not isinstance(pose, torch.Tensor) or not pose.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, got {type(pose).__name__}"
-                        + (f" of {pose.dtype}" if isinstance(pose, torch.Tensor) else ""))
-    if pose.dim() < 2 or pose.shape[-2] != sk.num_joints or pose.shape[-1] not in (2, 3):
-        raise ValueError(f"{name}: expected shape (..., {sk.num_joints}, 2 or 3) for layout "
-                         f"{sk.name}, got {tuple(pose.shape)}")
 
 
 def relative_bone_lengths(pose: torch.Tensor, layout: Union[str, Skeleton] = H36M17) -> torch.Tensor:
@@ -60,7 +52,7 @@ def relative_bone_lengths(pose: torch.Tensor, layout: Union[str, Skeleton] = H36
         2.3636362552642822
     """
     sk = get_layout(layout)
-    _check(pose, "pose", sk)
+    check_layout_pose(pose, "pose", sk.num_joints, sk.name)
     lengths = bone_lengths(pose, sk)
     mean = lengths.mean(dim=-1, keepdim=True).clamp_min(torch.finfo(pose.dtype).tiny)
     return lengths / mean
@@ -105,8 +97,8 @@ def bone_length_consistency_loss(
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction: expected 'mean' or 'none', got {reduction!r}")
     sk = get_layout(layout)
-    _check(pose_a, "pose_a", sk)
-    _check(pose_b, "pose_b", sk)
+    check_layout_pose(pose_a, "pose_a", sk.num_joints, sk.name)
+    check_layout_pose(pose_b, "pose_b", sk.num_joints, sk.name)
     if pose_a.shape != pose_b.shape:
         raise ValueError(f"pose_b: expected the shape of pose_a {tuple(pose_a.shape)}, "
                          f"got {tuple(pose_b.shape)}")

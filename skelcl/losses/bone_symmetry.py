@@ -20,6 +20,7 @@ from typing import List, Tuple, Union
 
 import torch
 
+from .._validation import check_layout_pose
 from ..skeleton import Skeleton, get_layout
 from ..skeleton.layouts import H36M17
 from ..skeleton.ops import bone_lengths
@@ -50,15 +51,6 @@ def bone_pairs(layout: Union[str, Skeleton] = H36M17) -> List[Tuple[int, int]]:
     return pairs
 
 
-def _check(pose: torch.Tensor, sk: Skeleton) -> None:
-    if not isinstance(pose, torch.Tensor) or not pose.is_floating_point():
-        raise TypeError(f"pose: expected a floating-point tensor, got {type(pose).__name__}"
-                        + (f" of {pose.dtype}" if isinstance(pose, torch.Tensor) else ""))
-    if pose.dim() < 2 or pose.shape[-2] != sk.num_joints or pose.shape[-1] not in (2, 3):
-        raise ValueError(f"pose: expected shape (..., {sk.num_joints}, 2 or 3) for layout "
-                         f"{sk.name}, got {tuple(pose.shape)}")
-
-
 def bone_asymmetry(pose: torch.Tensor, layout: Union[str, Skeleton] = H36M17) -> torch.Tensor:
     """Signed length difference of each left/right bone pair, relative to the mean bone length.
 
@@ -78,7 +70,7 @@ def bone_asymmetry(pose: torch.Tensor, layout: Union[str, Skeleton] = H36M17) ->
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.9411764740943909]
     """
     sk = get_layout(layout)
-    _check(pose, sk)
+    check_layout_pose(pose, "pose", sk.num_joints, sk.name)
     lengths = bone_lengths(pose, sk)
     pairs = torch.tensor(bone_pairs(sk), dtype=torch.long, device=pose.device)
     mean = lengths.mean(dim=-1, keepdim=True).clamp_min(torch.finfo(pose.dtype).tiny)
