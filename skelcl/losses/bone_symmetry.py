@@ -20,10 +20,9 @@ from typing import List, Tuple, Union
 
 import torch
 
-from .._validation import check_layout_pose
 from ..skeleton import Skeleton, get_layout
 from ..skeleton.layouts import H36M17
-from ..skeleton.ops import bone_lengths
+from .bone_consistency import relative_bone_lengths
 
 __all__ = ["bone_pairs", "bone_asymmetry", "bone_symmetry_loss"]
 
@@ -70,11 +69,9 @@ def bone_asymmetry(pose: torch.Tensor, layout: Union[str, Skeleton] = H36M17) ->
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.9411764740943909]
     """
     sk = get_layout(layout)
-    check_layout_pose(pose, "pose", sk.num_joints, sk.name)
-    lengths = bone_lengths(pose, sk)
+    relative = relative_bone_lengths(pose, sk)  # checks the pose
     pairs = torch.tensor(bone_pairs(sk), dtype=torch.long, device=pose.device)
-    mean = lengths.mean(dim=-1, keepdim=True).clamp_min(torch.finfo(pose.dtype).tiny)
-    return (lengths[..., pairs[:, 0]] - lengths[..., pairs[:, 1]]) / mean
+    return relative[..., pairs[:, 0]] - relative[..., pairs[:, 1]]
 
 
 def bone_symmetry_loss(
