@@ -163,10 +163,12 @@ def test_quick_budget_has_exactly_its_documented_deviations():
     for variant in ("ocr_pose", "decouple", "baseline"):
         paper, quick = load_config(variant), budget_config(variant, "quick", 3)
         assert (quick.loss.w_adv, quick.loss.w_rot, quick.loss.w_knee) == (0.1, 0.1, 1.0)
+        assert quick.loss.w_bone == 0.3 and paper.loss.w_bone == 0.0
         assert quick.rotation.elevation == quick.rotation.roll == (0.0, 0.0)
         assert quick.rotation.azimuth == paper.rotation.azimuth
         assert paper.schedule.shared_optimizer and not quick.schedule.shared_optimizer
         assert quick.schedule.alternation == paper.schedule.alternation == "per_batch"
-        for key in ("w_pf", "w_2d", "w_3d", "w_ti", "w_ve", "temperature", "ticlr", "veclr"):
+        for key in ("w_pf", "w_2d", "w_3d", "w_ti", "w_ve", "w_sym", "temperature", "ticlr",
+                    "veclr"):
             assert getattr(quick.loss, key) == getattr(paper.loss, key), key
         assert quick.seed == 3
