@@ -55,8 +55,10 @@ def _state_tensors(trainer: Trainer):
     return out
 
 
-@pytest.mark.parametrize("variant, extra", [("ocr_pose", {}), ("baseline", {}),
-                                            ("decouple", {"loss": {"w_bone": 1.0}})])
+@pytest.mark.parametrize("variant, extra", [
+    ("ocr_pose", {}), ("baseline", {}), ("decouple", {"loss": {"w_bone": 1.0}}),
+    ("decouple", {"loss": {"w_bone": 1.0, "bone_target": "clip"}}),
+])
 def test_resume_reaches_the_same_state_bit_for_bit(tmp_path, variant, extra):
     cfg = _cfg(variant, **extra)
     data = Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=torch.arange(96) // 6)
@@ -73,6 +75,10 @@ def test_resume_reaches_the_same_state_bit_for_bit(tmp_path, variant, extra):
     assert a.keys() == b.keys() and len(a) > 10
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    if ref.clip_bones is not None:  # the clips' running estimates resume too
+        assert float(ref.clip_bones.weight.max()) > 0
+        for name, t in ref.clip_bones.state_dict().items():
+            assert torch.equal(t, again.clip_bones.state_dict()[name]), name
     assert torch.equal(ref.generator.get_state(), again.generator.get_state())
     lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(s)["epoch"] for s in lines] == list(range(1, ref.total_epochs + 1))
@@ -214,6 +220,8 @@ def _step_inputs(tr: Trainer, kind: str, b: int = 16):
     if kind == "backbone":
         rot = tr._rotations(idx)
         partner = () if tr.clip_partners is None else (x.flip(0), dv.flip(0))
+        if tr.clip_bones is not None:
+            partner = (None, None, *tr.clip_bones.target(idx, dv))
         return (x, dv, vis if "filler" in tr.models else None, rot, *partner)
     if kind == "disc":
         return x, x.flip(0)
@@ -319,6 +327,7 @@ def _supervised_data():
                   "loss": {"w_rot": 0.0, "hard_negative_miner": False}}),
     ("baseline", {"loss": {"w_knee": 0.5}}),  # the backward-knee prior
     ("decouple", {"loss": {"w_bone": 1.0}}),  # the bone-length consistency prior
+    ("ocr_pose", {"loss": {"w_bone": 1.0, "bone_target": "clip"}}),  # ... against clip estimates
     ("ocr_pose", {"model": {"proj_dim": 4}}),  # contrastive projection head
     ("supervised", {}),
     ("supervised", {"model": {"lifter": "decoupled", "depth_input": "feature"}}),
@@ -394,9 +403,12 @@ class _HostSyncs:
         self.mode = Mode()
 
 
-@pytest.mark.parametrize("variant", ["ocr_pose", "occluded_training", "supervised"])
-def test_training_steps_make_no_host_synchronisation(tmp_path, variant):
-    cfg = _cfg(variant, schedule={"disc_every": 1}, loss={"w_knee": 0.1, "w_bone": 0.1})
+@pytest.mark.parametrize("variant, bone_target", [("ocr_pose", "pair"), ("ocr_pose", "clip"),
+                                                  ("occluded_training", "pair"),
+                                                  ("supervised", "pair")])
+def test_training_steps_make_no_host_synchronisation(tmp_path, variant, bone_target):
+    cfg = _cfg(variant, schedule={"disc_every": 1},
+               loss={"w_knee": 0.1, "w_bone": 0.1, "bone_target": bone_target})
     data = (_supervised_data() if variant == "supervised"
             else Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=torch.arange(96) // 6))
     tr = Trainer(cfg, data, _norm(), "camera", None, tmp_path, progress=False)

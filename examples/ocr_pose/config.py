@@ -123,6 +123,14 @@ class LossConfig:
             another training pose of the same clip (the training data's ``clip`` labels, a
             person per clip) and penalises the difference of the two lifted skeletons' relative
             bone lengths. It needs clip labels, never 3D.
+        bone_target: what ``L_bone`` compares a lifted pose with (our choice): ``"pair"``
+            (default) the lift of another pose of its clip, drawn at random, as above;
+            ``"clip"`` a running estimate of its clip's relative bone lengths, shared by all the
+            clip's poses: a moving average, over the backbone updates, of the (detached) lifted
+            poses of that clip seen so far, bias-corrected as Adam's moments are. No second lift
+            per pose; a clip of a single pose contributes nothing, as with ``"pair"``.
+        bone_momentum: with ``bone_target = "clip"``, the weight in ``(0, 1]`` of one update's
+            batch mean in a clip's running estimate (default 0.1; 1 keeps only the latest).
     """
 
     w_pf: float = 10.0
@@ -144,6 +152,8 @@ class LossConfig:
     w_knee: float = 0.0
     w_sym: float = 0.0
     w_bone: float = 0.0
+    bone_target: str = "pair"
+    bone_momentum: float = 0.1
 
 
 @dataclass
@@ -346,6 +356,7 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {
     "model.depth_input": ("rotation", "feature"),
     "loss.rotation_distance": ("geodesic", "frobenius"),
     "loss.pf_joints": ("masked", "all"),
+    "loss.bone_target": ("pair", "clip"),
     "schedule.alternation": ("per_batch", "split"),
     "occlusion.occludable": ("limbs", "all"),
 }
@@ -457,6 +468,9 @@ def _check_values(cfg: Config) -> None:
     if not 0.0 <= cfg.occlusion.data_occlusion_rate <= 1.0:
         raise ConfigError("occlusion.data_occlusion_rate: expected a value in [0, 1], "
                           f"got {cfg.occlusion.data_occlusion_rate!r}")
+    if not 0.0 < cfg.loss.bone_momentum <= 1.0:
+        raise ConfigError(f"loss.bone_momentum: expected a value in (0, 1], "
+                          f"got {cfg.loss.bone_momentum!r}")
     if not 0.0 <= cfg.schedule.ema_decay < 1.0:
         raise ConfigError(f"schedule.ema_decay: expected a value in [0, 1) (0: off), "
                           f"got {cfg.schedule.ema_decay!r}")

@@ -68,6 +68,7 @@ __all__ = [
     "broadcast_module",
     "mean_over_ranks",
     "sum_over_ranks",
+    "all_reduce_sum",
     "global_masked_mean",
     "DistributedBatchNorm1d",
     "convert_sync_batchnorm",
@@ -357,6 +358,15 @@ def sum_over_ranks(values: Mapping[str, Tensor]) -> Dict[str, Tensor]:
     if _active():
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     return {k: flat[i] for i, k in enumerate(keys)}
+
+
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """``x`` (any shape) summed over the ranks, without gradient (a new tensor; in one process a
+    detached copy)."""
+    out = x.detach().clone()
+    if _active():
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
 
 
 def mean_over_ranks(values: Mapping[str, Tensor]) -> Dict[str, Tensor]:

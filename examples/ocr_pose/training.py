@@ -94,6 +94,7 @@ from skelcl.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,
     pose_l2_loss,
+    relative_bone_lengths,
     rotation_consistency_loss,
 )
 from skelcl.metrics import p_mpjpe
@@ -101,6 +102,7 @@ from skelcl.skeleton import H36M17
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
+from .clip_bones import ClipBoneEstimate
 from .config import Config, ConfigError, config_from_dict
 from .inputs import ROOT, Poses2D, Poses3D
 from .model import build_models, lift, occ_features
@@ -465,11 +467,14 @@ class WarmupLoss(StepLoss):
 class BackboneOutput(NamedTuple):
     """What :class:`BackboneLoss` returns: the ``losses`` of ``L_backbone`` (``l_pf``, ``l_2d``,
     ``l_3d``, ``l_adv``, ``l_rot`` as the variant has them), the rotated projection ``JR2D``
-    ``(b, J, 2)`` (the discriminator's fake) and the lifter's input ``fused`` ``(b, J, 2)``."""
+    ``(b, J, 2)`` (the discriminator's fake), the lifter's input ``fused`` ``(b, J, 2)``, and with
+    ``loss.bone_target = "clip"`` the detached relative bone lengths of ``J3D`` ``(b, J - 1)``
+    (``bones``, for the clips' running estimates; ``None`` otherwise)."""
 
     losses: Dict[str, torch.Tensor]
     rotated_2d: torch.Tensor
     fused: torch.Tensor
+    bones: Optional[torch.Tensor] = None
 
 
 class BackboneLoss(StepLoss):
@@ -501,17 +506,23 @@ class BackboneLoss(StepLoss):
         self.with_knee = cfg.loss.w_knee > 0
         self.with_sym = cfg.loss.w_sym > 0
         self.with_bone = cfg.loss.w_bone > 0
+        self.bone_target = cfg.loss.bone_target
         bones = H36M17.bones()  # (child, parent) per bone, the order of relative_bone_lengths
         self.bone_joints = ([c for c, _ in bones], [p for _, p in bones])
 
     @_gemm_scope
     def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: Optional[torch.Tensor],
                 rotation: torch.Tensor, partner: Optional[torch.Tensor] = None,
-                partner_visible: Optional[torch.Tensor] = None) -> BackboneOutput:
+                partner_visible: Optional[torch.Tensor] = None,
+                bone_target: Optional[torch.Tensor] = None,
+                bone_known: Optional[torch.Tensor] = None) -> BackboneOutput:
         """``x`` ``(b, J, 2)``, ``data_visible`` ``(b, J)``, ``visible`` ``(b, J)`` after the
         random mask (``None`` without a filling network: the complete 2D is lifted), view
-        rotations ``(b, 3, 3)``; with ``loss.w_bone``, ``partner`` ``(b, J, 2)`` another pose of
-        each pose's clip and its ``partner_visible`` ``(b, J)`` (what the data has)."""
+        rotations ``(b, 3, 3)``; with ``loss.w_bone`` and ``loss.bone_target = "pair"``,
+        ``partner`` ``(b, J, 2)`` another pose of each pose's clip and its ``partner_visible``
+        ``(b, J)`` (what the data has); with ``"clip"``, ``bone_target`` ``(b, J - 1)`` the clips'
+        running relative bone lengths and ``bone_known`` ``(b, J - 1)`` bool where they count
+        (:class:`~examples.ocr_pose.clip_bones.ClipBoneEstimate`)."""
         losses: Dict[str, torch.Tensor] = {}
         if self.filler is not None:
             fo = self.filler(_hide(x, visible), visible)
@@ -527,7 +538,15 @@ class BackboneLoss(StepLoss):
             losses["l_knee"] = knee_direction_loss(cyc.pose_3d, validate=False)
         if self.with_sym:  # the bone-symmetry prior on J3D (loss.w_sym, our addition)
             losses["l_sym"] = bone_symmetry_loss(cyc.pose_3d, validate=False)
-        if self.with_bone:  # bone-length consistency within a clip (loss.w_bone, our addition)
+        bones = None
+        if self.with_bone and self.bone_target == "clip":  # against the clip's running estimate
+            rel = relative_bone_lengths(cyc.pose_3d)
+            if bone_target is None or bone_known is None:
+                raise ValueError("bone_target: loss.bone_target = 'clip' needs the clips' "
+                                 "estimates for every pose")
+            losses["l_bone"] = D.global_masked_mean((rel - bone_target).abs(), bone_known)
+            bones = rel.detach()
+        elif self.with_bone:  # bone-length consistency within a clip (loss.w_bone, our addition)
             losses["l_bone"] = self._bone_loss(cyc.pose_3d, data_visible, partner, partner_visible)
         if self.disc is not None:
             score = self._net(lambda q: call_frozen(self.disc, q), cyc.rotated_2d)
@@ -540,7 +559,7 @@ class BackboneLoss(StepLoss):
             losses["l_rot"] = rotation_consistency_loss(
                 rel, cyc.lifted.rotation, rotation, kind=self.rotation_distance
             )
-        return BackboneOutput(losses, cyc.rotated_2d, x_in)
+        return BackboneOutput(losses, cyc.rotated_2d, x_in, bones)
 
     def _bone_loss(self, pose_3d: torch.Tensor, data_visible: torch.Tensor,
                    partner: Optional[torch.Tensor], partner_visible: Optional[torch.Tensor]) -> torch.Tensor:
@@ -865,6 +884,8 @@ class Trainer:
             self.fixed_rotations = self.fixed_rotations.to(d)
         if self.clip_partners is not None:
             self.clip_partners = tuple(t.to(d) for t in self.clip_partners)
+        if self.clip_bones is not None:
+            self.clip_bones.to(d)
         if self.val is not None:
             self.val = Poses3D(self.val.poses.to(d), self.val.confidence.to(d),
                                self.val.poses_3d.to(d), self.val.action, self.val.source)
@@ -925,9 +946,11 @@ class Trainer:
         self.data_incomplete = ~visible.all(dim=1)
 
     def _setup_clip_partners(self) -> None:
-        """For ``loss.w_bone``: the training poses sorted by clip, and for every pose where its
-        clip's run starts in that order and how long it is (:meth:`_partners`)."""
+        """For ``loss.w_bone``: with ``loss.bone_target = "pair"`` the training poses sorted by
+        clip, and for every pose where its clip's run starts in that order and how long it is
+        (:meth:`_partners`); with ``"clip"`` the clips' running estimates (:attr:`clip_bones`)."""
         self.clip_partners = None
+        self.clip_bones: Optional[ClipBoneEstimate] = None
         if self.cfg.objective != "unsupervised" or self.cfg.loss.w_bone <= 0:
             return
         clip = self.data.clip
@@ -935,6 +958,9 @@ class Trainer:
             raise ConfigError("loss.w_bone: the bone-length consistency prior needs the training "
                              "data's per-pose 'clip' labels (which poses show one person); "
                              "this data has none (set loss.w_bone to 0)")
+        if self.cfg.loss.bone_target == "clip":
+            self.clip_bones = ClipBoneEstimate(clip, self.cfg.loss.bone_momentum)
+            return
         order = torch.argsort(clip, stable=True)
         _, inverse, counts = torch.unique(clip, return_inverse=True, return_counts=True)
         starts = torch.cumsum(counts, 0) - counts
@@ -982,6 +1008,7 @@ class Trainer:
             "models": {k: m.state_dict() for k, m in self.models.items()},
             **({"ema": {k: m.state_dict() for k, m in self.ema.items()},
                 "ema_updates": self.ema_updates} if self.ema is not None else {}),
+            **({"clip_bones": self.clip_bones.state_dict()} if self.clip_bones is not None else {}),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
@@ -1008,6 +1035,11 @@ class Trainer:
             for k, m in self.ema.items():
                 m.load_state_dict(ckpt["ema"][k])
             self.ema_updates = int(ckpt["ema_updates"])
+        if self.clip_bones is not None:
+            if "clip_bones" not in ckpt:
+                raise ValueError("checkpoint: loss.bone_target is 'clip' but the checkpoint holds "
+                                 "no clip estimates ('clip_bones')")
+            self.clip_bones.load_state_dict(ckpt["clip_bones"])
         for k, o in self.optimizers.items():
             o.load_state_dict(ckpt["optimizers"][k])
         for k, s in self.schedulers.items():
@@ -1092,10 +1124,14 @@ class Trainer:
         if self.clip_partners is not None:  # drawn after the rotations: same stream when off
             p = self._local(self._partners(idx))
             partner = (self.data.poses[p], self.data.visible[p])
+        elif self.clip_bones is not None:  # no random draw: same stream as without the prior
+            partner = (None, None, *self.clip_bones.target(self._local(idx), dv))
         out = self._forward("backbone", x, dv, vis, rotations, *partner)
         losses = dict(out.losses)
         self._nan_hook(losses)
         self._optimise(weighted_total(losses, cfg), [self.optimizers["backbone"]])
+        if self.clip_bones is not None:  # the lifts of this update, before its step, feed the estimates
+            self.clip_bones.update(self._local(idx), out.bones, dv)
         self.backbone_steps += 1
         if "disc" in self.models and self.backbone_steps % cfg.schedule.disc_every == 0:
             real = torch.where(dv[..., None], x, out.fused.detach())
