@@ -32,6 +32,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("miner", "benchmarks.bench_miner"),
     ("data", "benchmarks.bench_data"),
     ("train_step", "benchmarks.bench_train_step"),
+    ("bone_prior", "benchmarks.bench_bone_prior"),
 )
 
 

@@ -133,6 +133,15 @@ def test_train_step_smoke():
     assert any(r["case"].startswith("scaling") for r in res["rows"])
 
 
+def test_bone_prior_smoke():
+    from benchmarks import bench_bone_prior
+
+    res = bench_bone_prior.main(SMOKE + ["--batch", "16", "--hidden", "16"])
+    _check_report(res, "bone_prior")
+    assert _variants(res) == {"off", "pair", "clip"}
+    assert all(r["median_s"] is not None and r["median_s"] > 0 for r in res["rows"])
+
+
 def test_train_step_updates_every_network():
     """One step changes the weights of all networks (all losses reach their parameters)."""
     import torch

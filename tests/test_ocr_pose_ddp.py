@@ -46,11 +46,12 @@ needs_trainer = pytest.mark.skipif(
 #: A second configuration for the equivalence test: the paths the first one does not take.
 #: ``depth_input = "feature"`` with ``w_rot = 0`` leaves the rotation decoder without gradient
 #: in the backbone step (DDP with ``find_unused_parameters``); setting (d) (data-occluded poses
-#: re-erased as positives); separate Adam states for ``L_occlusion``.
+#: re-erased as positives); separate Adam states for ``L_occlusion``; the bone-length prior
+#: against the clips' running estimates (summed over the ranks).
 CFG_VARIANT_B = {
     **CFG_OVERRIDES,
     "model": {**CFG_OVERRIDES["model"], "depth_input": "feature"},
-    "loss": {"w_rot": 0.0},
+    "loss": {"w_rot": 0.0, "w_bone": 0.5, "bone_target": "clip", "bone_momentum": 0.5},
     "occlusion": {"data_occlusion_rate": 0.5},
     "schedule": {**CFG_OVERRIDES["schedule"], "shared_optimizer": False},
 }
@@ -173,7 +174,7 @@ def _trainer64(cfg, run_dir):
         data, _, norm, units = prepare_training_data(cfg, None, None)
     finally:
         torch.set_default_dtype(torch.float64)
-    data = Poses2D(data.poses.double(), data.visible, data.source)
+    data = Poses2D(data.poses.double(), data.visible, data.source, data.clip)
     return Trainer(cfg, data, norm, units, None, run_dir, progress=False, device="cpu")
 
 
@@ -279,6 +280,7 @@ def _worker(out_dir: Path) -> None:  # pragma: no cover - runs under torchrun
     res["b_find_unused"] = {k: m.find_unused_parameters for k, m in tr.step_losses.items()}
     res["b_losses"] = run_steps(tr)
     res["b_state"] = {k: m.state_dict() for k, m in tr.models.items()}
+    res["b_clip_bones"] = tr.clip_bones.state_dict()
     torch.set_default_dtype(torch.float32)
     torch.save(res, out_dir / f"rank{rank}.pt")
     D.barrier()
@@ -427,12 +429,16 @@ def test_two_processes_equal_one_process_with_unused_parameters_and_setting_d(
     ref = _trainer64(load_config("tiny", CFG_VARIANT_B), tmp_path / "single_b")
     losses = run_steps(ref)
     assert not any("l_rot" in step for step in losses) and any("l_ti" in step for step in losses)
+    assert any(step.get("l_bone", 0.0) > 0 for step in losses)  # clips met again: a target
     # the rotation decoder got no gradient in one process either
     assert ref.models["lifter"].rot_decoder.weight.grad is None
     for out in res:
         assert out["b_find_unused"] == {"warmup": False, "backbone": True, "disc": False,
                                         "occlusion": False}
     _assert_same_as_one_process(res, ref, losses, "b_losses", "b_state")
+    for out in res:  # the clips' estimates saw the whole global batch on every rank
+        for k, v in ref.clip_bones.state_dict().items():
+            torch.testing.assert_close(out["b_clip_bones"][k], v, rtol=1e-9, atol=1e-12)
 
 
 @needs_trainer

@@ -959,7 +959,8 @@ class Trainer:
                              "data's per-pose 'clip' labels (which poses show one person); "
                              "this data has none (set loss.w_bone to 0)")
         if self.cfg.loss.bone_target == "clip":
-            self.clip_bones = ClipBoneEstimate(clip, self.cfg.loss.bone_momentum)
+            self.clip_bones = ClipBoneEstimate(clip, self.cfg.loss.bone_momentum,
+                                               dtype=self.data.poses.dtype)
             return
         order = torch.argsort(clip, stable=True)
         _, inverse, counts = torch.unique(clip, return_inverse=True, return_counts=True)
