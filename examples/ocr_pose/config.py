@@ -128,7 +128,10 @@ class LossConfig:
             ``"clip"`` a running estimate of its clip's relative bone lengths, shared by all the
             clip's poses: a moving average, over the backbone updates, of the (detached) lifted
             poses of that clip seen so far, bias-corrected as Adam's moments are. No second lift
-            per pose; a clip of a single pose contributes nothing, as with ``"pair"``.
+            per pose; a clip of a single pose contributes nothing, as with ``"pair"``. Measured
+            in ``docs/results.md`` ("A per-clip bone-length estimate"): cheaper (+5 % per
+            backbone update instead of +33 %) but not more accurate (worse in three of four
+            probes), so ``quick`` keeps ``"pair"``.
         bone_momentum: with ``bone_target = "clip"``, the weight in ``(0, 1]`` of one update's
             batch mean in a clip's running estimate (default 0.1; 1 keeps only the latest).
     """
