@@ -17,7 +17,8 @@ One training step of an unsupervised variant, in the order the code runs it:
   filling and lifting networks (optimiser ``backbone``). Our optional priors on ``J3D`` join it
   when their weights are set: ``w_knee L_knee``, ``w_sym L_sym``, and ``w_bone L_bone``, which
   also lifts another pose of each pose's clip (drawn after the rotations, so the random stream
-  of a run without it is unchanged).
+  of a run without it is unchanged) or, with ``loss.bone_target = "clip"``, compares the lift
+  with its clip's running estimate (:mod:`examples.ocr_pose.clip_bones`, fed after each update).
 * **Occlusion step** (alternating with backbone steps, ``schedule.backbone_steps :
   schedule.occlusion_steps``; with ``schedule.alternation = "per_batch"``, the default, every
   batch makes a backbone update and the occlusion updates follow on the same batch, so every
