@@ -178,3 +178,30 @@ def test_metrics_report_the_share_of_backward_knees(bandai_poses_mm):
     res = compute_metrics(mirrored, gt, vis)
     assert res["backward_knees"]["pred"] > 0.98 and res["backward_knees"]["gt"] < 0.02
     assert res["p_mpjpe_mm"]["all"] > 20.0  # reflections are not aligned away by P-MPJPE
+
+
+def test_reproduce_jobs_trains_in_parallel_processes_with_the_same_results(data_dir, tmp_path):
+    """``reproduce --jobs 2`` trains the variants in two worker processes; each run is the one a
+    single process makes with the same thread count, so the tables are identical."""
+    import torch
+
+    from examples.ocr_pose.reproduce import reproduce
+
+    kw = dict(budget="tiny", variants=["baseline", "decouple", "supervised"], progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = reproduce(str(data_dir), str(tmp_path / "one"), **kw)
+        torch.set_num_threads(2)  # the workers get 2 // 2 = 1 thread each
+        two = reproduce(str(data_dir), str(tmp_path / "two"), jobs=2, **kw)
+    finally:
+        torch.set_num_threads(threads)
+    assert two["meta"]["jobs"] == 2 and "training in 2 processes of 1" in two["meta"]["machine"]
+    assert two["evaluation"] == one["evaluation"]
+    assert two["meta"]["checkpoints"] == one["meta"]["checkpoints"]
+    for v in kw["variants"]:
+        assert (tmp_path / "two" / "runs" / v / "best.pt").is_file()
+    with pytest.raises(ValueError, match="--jobs"):
+        reproduce(str(data_dir), str(tmp_path / "bad"), jobs=0, **kw)
+    with pytest.raises(ValueError, match="--jobs"):
+        reproduce(str(data_dir), str(tmp_path / "bad"), jobs=2, device="cuda", **kw)

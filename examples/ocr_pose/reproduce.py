@@ -458,10 +458,62 @@ def make_figures(models: Dict[str, LoadedModel], ds: PoseDataset, histories, out
     return [str(Path(p).relative_to(out)) for p in paths]
 
 
+def _train_job(variant: str, budget: str, seed: int, run_dir: str, data: Any, norm: Any,
+               units: str, val_curve: Any, threads: int) -> float:
+    """One variant's training in a worker process of ``reproduce(jobs > 1)`` (CPU, ``threads``
+    torch threads, no progress bar); resumes from ``run_dir/last.pt`` if there is one. Returns
+    the seconds it took."""
+    ts = time.time()
+    torch.set_num_threads(threads)
+    cfg = budget_config(variant, budget, seed)
+    resume = (Path(run_dir) / "last.pt").exists()
+    train(cfg, run_dir, data, norm, units, val_curve, resume=resume, progress=False, device="cpu")
+    return time.time() - ts
+
+
+#: Expected training cost of each variant relative to the others (measured on the ``quick``
+#: budget): ``reproduce(jobs > 1)`` starts the longest first, so that the last job to finish is a
+#: short one.
+_JOB_COST = {"decouple_veclr": 20, "ocr_pose": 21, "occluded_training": 15, "decouple": 11,
+             "no_decouple": 8, "baseline": 7, "supervised": 2}
+
+
+def train_in_parallel(variants: List[str], jobs: int, budget: str, seed: int, out_p: Path,
+                      train_2d: Any, train_3d: Any, norm: Any, units: str, val_curve: Any) -> Dict[str, float]:
+    """Train ``variants`` in ``jobs`` worker processes (spawned; longest first), each with
+    ``max(1, torch.get_num_threads() // jobs)`` torch threads; returns the training seconds per
+    variant. Every run is the one ``train`` makes alone with that many threads: the variants
+    share nothing but the inputs. The first failure is raised once the running jobs end."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, torch.get_num_threads() // jobs)
+    order = sorted(variants, key=lambda v: -_JOB_COST.get(v, 10))
+    seconds: Dict[str, float] = {}
+    print(f"[reproduce] training {', '.join(order)} in {jobs} processes of {threads} torch "
+          f"thread(s) ...", file=sys.stderr)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {}
+        for v in order:
+            data = train_3d if budget_config(v, budget, seed).objective == "supervised" else train_2d
+            futures[v] = pool.submit(_train_job, v, budget, seed, str(out_p / "runs" / v), data,
+                                     norm, units, val_curve, threads)
+        for v in order:
+            seconds[v] = futures[v].result()
+            print(f"[reproduce] trained {v} in {seconds[v]:.0f} s", file=sys.stderr)
+    return seconds
+
+
 def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
               variants: Optional[List[str]] = None, progress: bool = True,
-              command: str = "", device: str = "cpu") -> Dict[str, Any]:
-    """Train the variants, evaluate them, write ``results.json``, ``tables.md`` and figures."""
+              command: str = "", device: str = "cpu", jobs: int = 1) -> Dict[str, Any]:
+    """Train the variants, evaluate them, write ``results.json``, ``tables.md`` and figures.
+
+    ``jobs > 1`` (CPU only) trains up to ``jobs`` variants at once, each in its own process with
+    ``torch.get_num_threads() // jobs`` threads (:func:`train_in_parallel`); evaluation and
+    figures follow in this process. On the 2-core machine two one-thread processes train about
+    twice as many poses per second as one two-thread process. A run's numbers depend on its
+    thread count (summation order), not on ``jobs``."""
     from .data_sources import real_datasets
 
     t0 = time.time()
@@ -472,6 +524,11 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
     unknown = [v for v in variants if v not in VARIANT_ORDER]
     if unknown:
         raise ValueError(f"--variants: unknown {unknown}; choose from {VARIANT_ORDER}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs: expected an integer >= 1, got {jobs!r}")
+    if jobs > 1 and torch.device(device).type != "cpu":
+        raise ValueError(f"--jobs: parallel training runs on the CPU only; with --device {device} "
+                         "use --jobs 1")
     print(f"[reproduce] loading the suggested split from {data_dir} ...", file=sys.stderr)
     dsets = real_datasets(data_dir, views=b["views"], seed=seed)
     frames = budget_frames(dsets, budget, seed)
@@ -488,6 +545,10 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
     evaluation: Dict[str, Any] = {}
     timings: Dict[str, float] = {}
     checkpoints: Dict[str, Any] = {}
+    trained: Dict[str, float] = {}
+    if jobs > 1:
+        trained = train_in_parallel(variants, jobs, budget, seed, out_p, train_2d,
+                                    to_poses3d(train_ds, norm), norm, units, val_curve)
     for v in variants:
         ts = time.time()
         cfg = budget_config(v, budget, seed)
@@ -502,7 +563,7 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
                           "of_epochs": res.epochs_done}
         histories[v] = res.history
         evaluation[v] = evaluate_variant(models[v], eval_ds)
-        timings[v] = time.time() - ts
+        timings[v] = time.time() - ts + trained.get(v, 0.0)
         e = evaluation[v]
         print(f"[reproduce] {v}: P-MPJPE {e['unoccluded']['p_mpjpe_mm']['all']:.1f} mm "
               f"(N=3 all {e['N=3']['p_mpjpe_mm']['all']:.1f}) in {timings[v]:.0f} s",
@@ -511,9 +572,11 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
     results: Dict[str, Any] = {
         "meta": {
             "command": command, "commit": _git_commit(), "budget": budget, "seed": seed,
-            "data": str(data_dir), "views": b["views"], "train_poses": len(train_ds),
+            "data": str(data_dir), "views": b["views"], "train_poses": len(train_ds), "jobs": jobs,
             "eval_frames": len(eval_ds), "machine": f"{platform.node()} ({platform.machine()}, "
-            f"{torch.get_num_threads()} torch threads, torch {torch.__version__})",
+            f"{torch.get_num_threads()} torch threads"
+            + (f"; training in {jobs} processes of {max(1, torch.get_num_threads() // jobs)}"
+               if jobs > 1 else "") + f", torch {torch.__version__})",
             "variant_seconds": timings, "checkpoints": checkpoints,
             "selection_clips": int(len(np.unique(select_ds.clip))),
             "report_clips": int(len(np.unique(report_ds.clip))),
@@ -538,4 +601,4 @@ def reproduce_cli(args) -> Dict[str, Any]:
     variants = args.variants.split(",") if args.variants else None
     cmd = "python -m examples.ocr_pose " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
     return reproduce(args.data_dir, args.out, args.budget, args.seed, variants,
-                     progress=not args.no_progress, command=cmd, device=args.device)
+                     progress=not args.no_progress, command=cmd, device=args.device, jobs=args.jobs)
