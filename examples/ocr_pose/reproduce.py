@@ -47,7 +47,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -457,24 +457,36 @@ def make_figures(models: Dict[str, LoadedModel], ds: PoseDataset, histories, out
     return [str(Path(p).relative_to(out)) for p in paths]
 
 
+def _train_variant(variant: str, budget: str, seed: int, run_dir: Union[str, Path], data: Any,
+                   norm: Any, units: str, val_curve: Any, progress: bool, device: str):
+    """Train one variant of the budget into ``run_dir``, resuming from its ``last.pt`` if there
+    is one (a finished run only returns); the :class:`TrainResult`."""
+    cfg = budget_config(variant, budget, seed)
+    resume = (Path(run_dir) / "last.pt").exists()
+    return train(cfg, run_dir, data, norm, units, val_curve, resume=resume, progress=progress,
+                 device=device)
+
+
 def _train_job(variant: str, budget: str, seed: int, run_dir: str, data: Any, norm: Any,
                units: str, val_curve: Any, threads: int) -> float:
     """One variant's training in a worker process of ``reproduce(jobs > 1)`` (CPU, ``threads``
-    torch threads, no progress bar); resumes from ``run_dir/last.pt`` if there is one. Returns
-    the seconds it took."""
+    torch threads, no progress bar). Returns the seconds it took."""
     ts = time.time()
     torch.set_num_threads(threads)
-    cfg = budget_config(variant, budget, seed)
-    resume = (Path(run_dir) / "last.pt").exists()
-    train(cfg, run_dir, data, norm, units, val_curve, resume=resume, progress=False, device="cpu")
+    _train_variant(variant, budget, seed, run_dir, data, norm, units, val_curve, False, "cpu")
     return time.time() - ts
 
 
-#: Expected training cost of each variant relative to the others (measured on the ``quick``
-#: budget): ``reproduce(jobs > 1)`` starts the longest first, so that the last job to finish is a
-#: short one.
-_JOB_COST = {"decouple_veclr": 20, "ocr_pose": 21, "occluded_training": 15, "decouple": 11,
-             "no_decouple": 8, "baseline": 7, "supervised": 2}
+def _job_threads(jobs: int) -> int:
+    """Torch threads of each of ``jobs`` training processes: this process's share."""
+    return max(1, torch.get_num_threads() // jobs)
+
+
+#: Training seconds of each variant, one thread per process, two processes side by side on the
+#: 2-core VM (``quick`` budget, seed 0, docs/results.md): ``reproduce(jobs > 1)`` starts the
+#: longest first, so that the last job to finish is a short one.
+_JOB_COST = {"ocr_pose": 1619, "occluded_training": 1436, "decouple_veclr": 1384, "decouple": 799,
+             "baseline": 561, "no_decouple": 529, "supervised": 167}
 
 
 def train_in_parallel(variants: List[str], jobs: int, budget: str, seed: int, out_p: Path,
@@ -486,8 +498,8 @@ def train_in_parallel(variants: List[str], jobs: int, budget: str, seed: int, ou
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    threads = max(1, torch.get_num_threads() // jobs)
-    order = sorted(variants, key=lambda v: -_JOB_COST.get(v, 10))
+    threads = _job_threads(jobs)
+    order = sorted(variants, key=lambda v: -_JOB_COST.get(v, 1000))
     seconds: Dict[str, float] = {}
     print(f"[reproduce] training {', '.join(order)} in {jobs} processes of {threads} torch "
           f"thread(s) ...", file=sys.stderr)
@@ -544,19 +556,17 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
     evaluation: Dict[str, Any] = {}
     timings: Dict[str, float] = {}
     checkpoints: Dict[str, Any] = {}
+    train_3d = to_poses3d(train_ds, norm) if "supervised" in variants else None  # 3D: supervised only
     trained: Dict[str, float] = {}
     if jobs > 1:
-        trained = train_in_parallel(variants, jobs, budget, seed, out_p, train_2d,
-                                    to_poses3d(train_ds, norm), norm, units, val_curve)
+        trained = train_in_parallel(variants, jobs, budget, seed, out_p, train_2d, train_3d,
+                                    norm, units, val_curve)
     for v in variants:
         ts = time.time()
-        cfg = budget_config(v, budget, seed)
-        data = to_poses3d(train_ds, norm) if cfg.objective == "supervised" else train_2d
-        run_dir = out_p / "runs" / v
-        resume = (run_dir / "last.pt").exists()
+        data = train_3d if budget_config(v, budget, seed).objective == "supervised" else train_2d
         print(f"[reproduce] training {v} ...", file=sys.stderr)
-        res = train(cfg, run_dir, data, norm, units, val_curve, resume=resume, progress=progress,
-                    device=device)
+        res = _train_variant(v, budget, seed, out_p / "runs" / v, data, norm, units, val_curve,
+                             progress, device)
         models[v] = LoadedModel(res.best if res.best.exists() else res.last)
         checkpoints[v] = {"file": models[v].path.name, "epoch": int(models[v].ckpt["epoch"]),
                           "of_epochs": res.epochs_done}
@@ -574,7 +584,7 @@ def reproduce(data_dir: str, out: str, budget: str = "quick", seed: int = 0,
             "data": str(data_dir), "views": b["views"], "train_poses": len(train_ds), "jobs": jobs,
             "eval_frames": len(eval_ds), "machine": f"{platform.node()} ({platform.machine()}, "
             f"{torch.get_num_threads()} torch threads"
-            + (f"; training in {jobs} processes of {max(1, torch.get_num_threads() // jobs)}"
+            + (f"; training in {jobs} processes of {_job_threads(jobs)}"
                if jobs > 1 else "") + f", torch {torch.__version__})",
             "variant_seconds": timings, "checkpoints": checkpoints,
             "selection_clips": int(len(np.unique(select_ds.clip))),
