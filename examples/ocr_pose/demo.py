@@ -104,7 +104,7 @@ def demo(out: str = "outputs/demo", budget: str = "demo", seed: int = 0,
           f"Done in {(time.time() - t0) / 60:.1f} min.\n"
           "Run on real data (see docs/tutorials/04_reproducing_ocr_pose.rst):\n"
           f"  {py} -m examples.ocr_pose reproduce --data-dir ../shared/data --out outputs/reproduce "
-          "--budget quick\n"
+          "--budget quick --jobs 2\n"
           f"  {py} -m examples.ocr_pose predict --checkpoint {ckpt} --keypoints "
           "../shared/data/pose2sim/pose2sim_balancing_openpose_body25b.npz --format pose2sim "
           "--out outputs/pose2sim_3d.npz --plot outputs/pose2sim_3d.png")
