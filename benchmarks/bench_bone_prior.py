@@ -1,4 +1,4 @@
-"""What the bone-length prior costs per backbone update: off, ``"pair"``, ``"clip"``.
+"""What the bone-length prior costs per backbone update: off, ``"pair"``, ``"clip"``, ``"image"``.
 
 The example's own ``Trainer.backbone_step`` (``examples/ocr_pose/training.py``; a discriminator
 update every ``schedule.disc_every`` = 3rd call, as in training) with the networks of
@@ -10,7 +10,9 @@ of the ``quick`` budget's training subset). Variants, timed round-robin in one p
 - ``pair``: ``loss.w_bone = 0.3``, ``loss.bone_target = "pair"``: a second lift of a random pose
   of each pose's clip (the ``quick`` default);
 - ``clip``: ``loss.w_bone = 0.3``, ``loss.bone_target = "clip"``: the lift against the clips'
-  running estimates (:class:`examples.ocr_pose.clip_bones.ClipBoneEstimate`), no second lift.
+  running estimates (:class:`examples.ocr_pose.clip_bones.ClipBoneEstimate`), no second lift;
+- ``image``: ``loss.w_bone = 0.3``, ``loss.bone_target = "image"``: the lift against one set of
+  proportions read off the training 2D (:func:`skelcl.losses.bone_proportions_from_2d`).
 
 No peer library implements this prior, so there is no third-party row. ``poses/s = B / update
 time``.
@@ -35,6 +37,7 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "off": {"w_bone": 0.0},
     "pair": {"w_bone": 0.3, "bone_target": "pair"},
     "clip": {"w_bone": 0.3, "bone_target": "clip"},
+    "image": {"w_bone": 0.3, "bone_target": "image"},
 }
 
 
@@ -77,7 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     cfg = load_ocr_pose_config(args.hidden or (32 if args.smoke else None))
     b = args.batch or (32 if args.smoke else 512)
     n = 8 * b
-    rep = Report("bone_prior", f"Trainer.backbone_step with the bone-length prior off / pair / clip, B={b}",
+    rep = Report("bone_prior", f"Trainer.backbone_step with the bone-length prior off / pair / clip / image, B={b}",
                  str(device), {"batch": b, "training_poses": n, "clip_poses": CLIP_POSES,
                                "hidden": cfg.model.hidden, "dtype": "float32", "repeats": args.repeats},
                  quiet=args.quiet)

@@ -138,7 +138,7 @@ def test_bone_prior_smoke():
 
     res = bench_bone_prior.main(SMOKE + ["--batch", "16", "--hidden", "16"])
     _check_report(res, "bone_prior")
-    assert _variants(res) == {"off", "pair", "clip"}
+    assert _variants(res) == {"off", "pair", "clip", "image"}
     assert all(r["median_s"] is not None and r["median_s"] > 0 for r in res["rows"])
 
 

@@ -172,3 +172,71 @@ def test_trainer_feeds_each_update_into_its_clips():
     pair_mean = seen["bones"].reshape(16, 2, 16).mean(1)  # rows 0,3 | 6,9 | ... share a clip
     torch.testing.assert_close(target[::2], pair_mean)
     assert tr.clip_bones.weight[: 16].min() == pytest.approx(0.25)
+
+
+# --- loss.bone_target = "image": one target read off the training 2D -------------------------
+
+
+def test_config_accepts_the_image_target():
+    cfg = config_from_dict({"variant": "decouple", "loss": {"w_bone": 0.3, "bone_target": "image"}})
+    assert cfg.loss.bone_target == "image"
+
+
+def test_trainer_compares_every_lift_with_the_proportions_of_its_2d():
+    """The target is :func:`skelcl.losses.bone_proportions_from_2d` of the training 2D (clips
+    below 10 poses do not vote, or the largest clips when none has 10); ``l_bone`` is the mean
+    |relative bone length of the lift - target| over the bones in the data, recomputed here
+    from a lift of the same batch; no partner is drawn and no running state is kept, so the
+    random stream and the checkpoint are those of a run without the prior."""
+    from examples.ocr_pose.inputs import Poses2D, fit_normalizer
+    from examples.ocr_pose.training import Trainer
+    from skelcl.losses import bone_proportions_from_2d
+
+    g = torch.Generator().manual_seed(5)
+    poses = 0.05 * torch.randn(96, 17, 2, generator=g)
+    vis = torch.rand(96, 17, generator=g) > 0.05
+    vis[:, 0] = True
+    clip = torch.arange(96) // 6  # six poses per clip: below 10, so all clips of 6 vote
+    cfg = config_from_dict({"variant": "decouple", "seed": 0,
+                            "loss": {"w_bone": 1.0, "bone_target": "image"},
+                            "schedule": {"batch_size": 32}, "model": {"hidden": 32, "num_blocks": 1}})
+    norm = fit_normalizer(poses.double().numpy(), vis.double().numpy())
+    data = Poses2D(poses, vis, clip=clip)
+    tr = Trainer(cfg, data, norm, "camera", None, "unused", progress=False)
+    assert tr.clip_partners is None and tr.clip_bones is None
+    want = bone_proportions_from_2d(tr.data.poses, clip, tr.data.visible, min_poses=6)
+    torch.testing.assert_close(tr.image_bones, want)
+    idx = torch.arange(32)
+    seen = {}
+
+    def spy(kind, *args, _orig=tr._forward):
+        if kind == "backbone":
+            seen["args"] = args
+        return _orig(kind, *args)
+
+    tr._forward = spy
+    losses = tr.backbone_step(idx)
+    _, dv, _, _, _, _, target, known = seen["args"]
+    torch.testing.assert_close(target, want.expand(32, -1))
+    assert torch.equal(known, dv[:, [c for c, _ in BONES]] & dv[:, [p for _, p in BONES]])
+    assert torch.equal(dv, vis[idx]) and not bool(known.all())
+    assert float(losses["l_bone"].detach()) > 0
+    # no random draw: after one update the data generator is where a run without the prior is
+    plain = config_from_dict({**cfg.to_dict(), "loss": {**cfg.to_dict()["loss"], "w_bone": 0.0}})
+    off = Trainer(plain, data, norm, "camera", None, "unused", progress=False)
+    off.backbone_step(idx)
+    assert torch.equal(off.generator.get_state(), tr.generator.get_state())
+    assert "l_bone" not in off.backbone_step(idx)
+
+
+def test_image_target_needs_clip_labels():
+    from examples.ocr_pose.inputs import Poses2D, fit_normalizer
+    from examples.ocr_pose.training import Trainer
+
+    poses = 0.05 * torch.randn(32, 17, 2)
+    cfg = config_from_dict({"variant": "decouple", "loss": {"w_bone": 0.3, "bone_target": "image"},
+                            "schedule": {"batch_size": 16}})
+    with pytest.raises(ConfigError, match="loss.w_bone"):
+        Trainer(cfg, Poses2D(poses, torch.ones(32, 17, dtype=torch.bool)),
+                fit_normalizer(poses.double().numpy(), np.ones((32, 17))), "camera", None, "unused",
+                progress=False)

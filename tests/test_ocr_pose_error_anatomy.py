@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from examples.ocr_pose.experiments.error_anatomy import (
     LIMB_CHILDREN, bone_proportions, depth_oracles, error_anatomy, flip_limb_depths,
-    same_clip_partners)
+    proportion_oracle, same_clip_partners, with_bone_lengths)
 
 PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15]
 NAMES = ["pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
@@ -118,3 +118,40 @@ def test_bone_proportions_against_a_float64_loop(bandai_poses_mm):
     assert abs(r["bone_error_pct"] - 100 * err) < 0.006 and r["bone_error_pct"] > 1.0
     assert abs(r["cross_frame_pct"] - 100 * cross) < 0.006
     assert abs(r["gt_cross_frame_pct"] - 100 * gt_cross) < 0.006 and r["gt_cross_frame_pct"] < 1.0
+
+
+def numpy_with_lengths(pose: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """One pose ``(17, 3)``: each bone keeps its x, y offset and depth sign and gets length
+    ``lengths[j - 1]``; rebuilt from the root along the parents (float64 loop)."""
+    out = pose.copy()
+    for j in range(1, 17):
+        d = pose[j] - pose[PARENTS[j]]
+        dz = np.sign(d[2]) * np.sqrt(max(lengths[j - 1] ** 2 - d[0] ** 2 - d[1] ** 2, 0.0))
+        out[j] = out[PARENTS[j]] + np.array([d[0], d[1], dz])
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_with_bone_lengths_matches_a_numpy_recomposition(seed):
+    rng = np.random.default_rng(seed)
+    pose = rng.standard_normal((3, 17, 3))
+    lengths = rng.random((3, 16)) * 3.0  # some shorter than their image: zero depth offset
+    got = with_bone_lengths(torch.from_numpy(pose), torch.from_numpy(lengths)).numpy()
+    for p, L, g in zip(pose, lengths, got):
+        np.testing.assert_allclose(g, numpy_with_lengths(p, L), atol=1e-12)
+
+
+def test_proportion_oracle_restores_planted_depth_errors(bandai_poses_mm):
+    gt = bandai_poses_mm[::800]
+    t = gt - gt[:, :1]
+    assert proportion_oracle(t / 1000.0, gt)["proportion_oracle_mm"] < 1e-6  # exact stays exact
+    # halve the depth offset of both forearms: wrong lengths, right signs
+    bad = t.clone()
+    for w, e in ((13, 12), (16, 15)):
+        bad[:, w, 2] = bad[:, e, 2] + 0.5 * (t[:, w, 2] - t[:, e, 2])
+    from skelcl.metrics import p_mpjpe
+
+    before = float(p_mpjpe(bad, t).mean())
+    after = proportion_oracle(bad, gt)["proportion_oracle_mm"]
+    assert before > 2.0 and after < 0.5 * before

@@ -58,6 +58,7 @@ def _state_tensors(trainer: Trainer):
 @pytest.mark.parametrize("variant, extra", [
     ("ocr_pose", {}), ("baseline", {}), ("decouple", {"loss": {"w_bone": 1.0}}),
     ("decouple", {"loss": {"w_bone": 1.0, "bone_target": "clip"}}),
+    ("decouple", {"loss": {"w_bone": 1.0, "bone_target": "image"}}),
 ])
 def test_resume_reaches_the_same_state_bit_for_bit(tmp_path, variant, extra):
     cfg = _cfg(variant, **extra)
@@ -222,6 +223,8 @@ def _step_inputs(tr: Trainer, kind: str, b: int = 16):
         partner = () if tr.clip_partners is None else (x.flip(0), dv.flip(0))
         if tr.clip_bones is not None:
             partner = (None, None, *tr.clip_bones.target(idx, dv))
+        if tr.image_bones is not None:
+            partner = (None, None, tr.image_bones.expand(b, -1), torch.ones(b, 16, dtype=torch.bool))
         return (x, dv, vis if "filler" in tr.models else None, rot, *partner)
     if kind == "disc":
         return x, x.flip(0)
@@ -328,6 +331,7 @@ def _supervised_data():
     ("baseline", {"loss": {"w_knee": 0.5}}),  # the backward-knee prior
     ("decouple", {"loss": {"w_bone": 1.0}}),  # the bone-length consistency prior
     ("ocr_pose", {"loss": {"w_bone": 1.0, "bone_target": "clip"}}),  # ... against clip estimates
+    ("ocr_pose", {"loss": {"w_bone": 1.0, "bone_target": "image"}}),  # ... against 2D proportions
     ("ocr_pose", {"model": {"proj_dim": 4}}),  # contrastive projection head
     ("supervised", {}),
     ("supervised", {"model": {"lifter": "decoupled", "depth_input": "feature"}}),
@@ -404,6 +408,7 @@ class _HostSyncs:
 
 
 @pytest.mark.parametrize("variant, bone_target", [("ocr_pose", "pair"), ("ocr_pose", "clip"),
+                                                  ("ocr_pose", "image"),
                                                   ("occluded_training", "pair"),
                                                   ("supervised", "pair")])
 def test_training_steps_make_no_host_synchronisation(tmp_path, variant, bone_target):

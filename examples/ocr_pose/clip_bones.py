@@ -30,7 +30,17 @@ from skelcl.skeleton.layouts import H36M17
 
 from . import distributed as D
 
-__all__ = ["ClipBoneEstimate"]
+__all__ = ["ClipBoneEstimate", "observed_bones"]
+
+_BONES = H36M17.bones()  # (child, parent) per bone, the order of relative_bone_lengths
+_CHILD = torch.tensor([c for c, _ in _BONES])
+_PARENT = torch.tensor([p for _, p in _BONES])
+
+
+def observed_bones(data_visible: torch.Tensor) -> torch.Tensor:
+    """``(..., J)`` bool joints in the data -> ``(..., J - 1)`` bool bones with both joints in it."""
+    d = data_visible.device
+    return data_visible[..., _CHILD.to(d)] & data_visible[..., _PARENT.to(d)]
 
 
 class ClipBoneEstimate:
@@ -59,22 +69,19 @@ class ClipBoneEstimate:
         _, self.pose_clip, counts = torch.unique(clip, return_inverse=True, return_counts=True)
         self.multi = counts > 1
         self.momentum = float(momentum)
-        bones = H36M17.bones()  # (child, parent) per bone, the order of relative_bone_lengths
-        self.child = torch.tensor([c for c, _ in bones])
-        self.parent = torch.tensor([p for _, p in bones])
-        shape = (counts.numel(), len(bones))
+        shape = (counts.numel(), len(_BONES))
         self.total = torch.zeros(shape, dtype=dtype, device=clip.device)
         self.weight = torch.zeros(shape, dtype=dtype, device=clip.device)
 
     def to(self, device: torch.device) -> "ClipBoneEstimate":
         """Move every tensor to ``device`` (in place); returns ``self``."""
-        for name in ("pose_clip", "multi", "child", "parent", "total", "weight"):
+        for name in ("pose_clip", "multi", "total", "weight"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
     def observed(self, data_visible: torch.Tensor) -> torch.Tensor:
         """``(b, J)`` bool joints in the data -> ``(b, J - 1)`` bool bones with both joints in it."""
-        return data_visible[..., self.child] & data_visible[..., self.parent]
+        return observed_bones(data_visible)
 
     def target(self, rows: torch.Tensor, data_visible: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The estimates for training poses ``rows`` ``(b,)`` and where they count.

@@ -131,7 +131,12 @@ class LossConfig:
             per pose; a clip of a single pose contributes nothing, as with ``"pair"``. Measured
             in ``docs/results.md`` ("A per-clip bone-length estimate"): cheaper (+5 % per
             backbone update instead of +33 %) but not more accurate (worse in three of four
-            probes), so ``quick`` keeps ``"pair"``.
+            probes), so ``quick`` keeps ``"pair"``. ``"image"``: one fixed set of population
+            proportions estimated from the training 2D alone before training starts
+            (:func:`skelcl.losses.bone_proportions_from_2d`: per clip the longest image of each
+            bone, relative to their mean, the median over the clips of at least 10 poses, or
+            over the largest clips when none has 10); every lift is compared with it
+            (:func:`skelcl.losses.bone_proportion_loss`). No second lift, no running state.
         bone_momentum: with ``bone_target = "clip"``, the weight in ``(0, 1]`` of one update's
             batch mean in a clip's running estimate (default 0.1; 1 keeps only the latest).
     """
@@ -359,7 +364,7 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {
     "model.depth_input": ("rotation", "feature"),
     "loss.rotation_distance": ("geodesic", "frobenius"),
     "loss.pf_joints": ("masked", "all"),
-    "loss.bone_target": ("pair", "clip"),
+    "loss.bone_target": ("pair", "clip", "image"),
     "schedule.alternation": ("per_batch", "split"),
     "occlusion.occludable": ("limbs", "all"),
 }

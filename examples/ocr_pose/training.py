@@ -89,6 +89,7 @@ from skelcl.geometry import (
 )
 from skelcl.losses import (
     bone_length_consistency_loss,
+    bone_proportions_from_2d,
     bone_symmetry_loss,
     knee_direction_loss,
     lift_cycle,
@@ -99,17 +100,18 @@ from skelcl.losses import (
     rotation_consistency_loss,
 )
 from skelcl.metrics import p_mpjpe
-from skelcl.skeleton import H36M17
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
-from .clip_bones import ClipBoneEstimate
+from .clip_bones import ClipBoneEstimate, observed_bones
 from .config import Config, ConfigError, config_from_dict
 from .inputs import ROOT, Poses2D, Poses3D
 from .model import build_models, lift, occ_features
 
 #: Running losses are synchronised (progress bar, NaN check) every this many steps.
 SYNC_EVERY = 10
+#: ``loss.bone_target = "image"``: clips with fewer training poses do not vote on the proportions
+IMAGE_BONES_MIN_POSES = 10
 LIMB_JOINTS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
 
 
@@ -508,8 +510,6 @@ class BackboneLoss(StepLoss):
         self.with_sym = cfg.loss.w_sym > 0
         self.with_bone = cfg.loss.w_bone > 0
         self.bone_target = cfg.loss.bone_target
-        bones = H36M17.bones()  # (child, parent) per bone, the order of relative_bone_lengths
-        self.bone_joints = ([c for c, _ in bones], [p for _, p in bones])
 
     @_gemm_scope
     def forward(self, x: torch.Tensor, data_visible: torch.Tensor, visible: Optional[torch.Tensor],
@@ -540,11 +540,11 @@ class BackboneLoss(StepLoss):
         if self.with_sym:  # the bone-symmetry prior on J3D (loss.w_sym, our addition)
             losses["l_sym"] = bone_symmetry_loss(cyc.pose_3d, validate=False)
         bones = None
-        if self.with_bone and self.bone_target == "clip":  # against the clip's running estimate
+        if self.with_bone and self.bone_target in ("clip", "image"):  # against a given target
             rel = relative_bone_lengths(cyc.pose_3d)
             if bone_target is None or bone_known is None:
-                raise ValueError("bone_target: loss.bone_target = 'clip' needs the clips' "
-                                 "estimates for every pose")
+                raise ValueError(f"bone_target: loss.bone_target = {self.bone_target!r} needs "
+                                 "a target and its known bones for every pose")
             losses["l_bone"] = D.global_masked_mean((rel - bone_target).abs(), bone_known)
             bones = rel.detach()
         elif self.with_bone:  # bone-length consistency within a clip (loss.w_bone, our addition)
@@ -571,9 +571,7 @@ class BackboneLoss(StepLoss):
             raise ValueError("partner: loss.w_bone > 0 needs a partner pose for every pose")
         partner_3d = depth_to_points(partner, self._net(self.lifter, partner).depth,
                                      distance=self.distance)
-        ok = data_visible & partner_visible
-        child, parent = self.bone_joints
-        valid = ok[..., child] & ok[..., parent]
+        valid = observed_bones(data_visible & partner_visible)
         return D.global_masked_mean(
             bone_length_consistency_loss(pose_3d, partner_3d, valid=valid, reduction="none",
                                          validate=False), valid)
@@ -887,6 +885,8 @@ class Trainer:
             self.clip_partners = tuple(t.to(d) for t in self.clip_partners)
         if self.clip_bones is not None:
             self.clip_bones.to(d)
+        if self.image_bones is not None:
+            self.image_bones = self.image_bones.to(d)
         if self.val is not None:
             self.val = Poses3D(self.val.poses.to(d), self.val.confidence.to(d),
                                self.val.poses_3d.to(d), self.val.action, self.val.source)
@@ -952,6 +952,7 @@ class Trainer:
         (:meth:`_partners`); with ``"clip"`` the clips' running estimates (:attr:`clip_bones`)."""
         self.clip_partners = None
         self.clip_bones: Optional[ClipBoneEstimate] = None
+        self.image_bones: Optional[torch.Tensor] = None
         if self.cfg.objective != "unsupervised" or self.cfg.loss.w_bone <= 0:
             return
         clip = self.data.clip
@@ -962,6 +963,11 @@ class Trainer:
         if self.cfg.loss.bone_target == "clip":
             self.clip_bones = ClipBoneEstimate(clip, self.cfg.loss.bone_momentum,
                                                dtype=self.data.poses.dtype)
+            return
+        if self.cfg.loss.bone_target == "image":
+            largest = int(torch.unique(clip, return_counts=True)[1].max())
+            self.image_bones = bone_proportions_from_2d(
+                self.data.poses, clip, self.data.visible, min_poses=min(IMAGE_BONES_MIN_POSES, largest))
             return
         order = torch.argsort(clip, stable=True)
         _, inverse, counts = torch.unique(clip, return_inverse=True, return_counts=True)
@@ -1128,6 +1134,8 @@ class Trainer:
             partner = (self.data.poses[p], self.data.visible[p])
         elif self.clip_bones is not None:  # no random draw: same stream as without the prior
             partner = (None, None, *self.clip_bones.target(self._local(idx), dv))
+        elif self.image_bones is not None:  # one fixed target for every pose
+            partner = (None, None, self.image_bones.expand(x.shape[0], -1), observed_bones(dv))
         out = self._forward("backbone", x, dv, vis, rotations, *partner)
         losses = dict(out.losses)
         self._nan_hook(losses)

@@ -3,6 +3,7 @@ API page of each submodule)."""
 
 from .adversarial import lsgan_discriminator_loss, lsgan_generator_loss
 from .bone_consistency import bone_length_consistency_loss, relative_bone_lengths
+from .bone_proportions import bone_proportion_loss, bone_proportions_from_2d
 from .bone_symmetry import bone_asymmetry, bone_pairs, bone_symmetry_loss
 from .cycle import CycleOutput, LiftCycle, lift_cycle
 from .knee_direction import body_forward, knee_bend, knee_direction_loss
@@ -26,4 +27,6 @@ __all__ = [
     "bone_symmetry_loss",
     "relative_bone_lengths",
     "bone_length_consistency_loss",
+    "bone_proportions_from_2d",
+    "bone_proportion_loss",
 ]

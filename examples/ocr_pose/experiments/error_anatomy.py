@@ -6,7 +6,8 @@ the per-frame least-squares scale; the bone proportions of the predictions, agai
 truth's and from frame to frame of one clip (:func:`bone_proportions`, with
 :func:`skelcl.losses.bone_length_consistency_loss`); and two ground-truth oracles that bound what
 a depth correction could buy (:func:`depth_oracles`: a depth scale, and mirroring limb segments'
-depth, :func:`flip_limb_depths`). Lifts the report clips of the ``quick`` budget (the frames
+depth, :func:`flip_limb_depths`), and one that bounds what exact bone proportions could buy
+(:func:`proportion_oracle`). Lifts the report clips of the ``quick`` budget (the frames
 ``reproduce`` and ``probe`` report on, for the seed in ``PROBE_SEED``) and prints one JSON line
 per checkpoint. Usage, from the repository root::
 
@@ -28,7 +29,7 @@ from examples.ocr_pose.inputs import ROOT
 from examples.ocr_pose.reproduce import MASK_SEED
 from skelcl.losses import bone_asymmetry, bone_length_consistency_loss, relative_bone_lengths
 from skelcl.metrics import optimal_scale, p_mpjpe, procrustes_align
-from skelcl.skeleton import H36M17
+from skelcl.skeleton import H36M17, bone_lengths
 
 #: the left/right bone pairs of H36M-17, in the order of :func:`skelcl.losses.bone_pairs`
 PAIRS = ("hips", "knees", "ankles", "shoulders", "elbows", "wrists")
@@ -125,6 +126,47 @@ def depth_oracles(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, Any]:
             "limb_flips_per_frame": round(float(n_flipped.double().mean()), 2)}
 
 
+def with_bone_lengths(pose: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Give every bone of ``pose`` the length in ``lengths``, keeping its image-plane offset and
+    the sign of its depth offset: walking from the root, ``child = parent + (dx, dy, sign(dz)
+    sqrt(max(L^2 - dx^2 - dy^2, 0)))`` (the orthographic reading of a bone of known length;
+    a bone whose image is already longer than ``L`` gets zero depth offset).
+
+    Args:
+        pose: ``(..., 17, 3)`` H36M-17 pose, depth in the last coordinate.
+        lengths: ``(..., 16)`` bone lengths in the order of :meth:`~skelcl.skeleton.Skeleton.bones`.
+
+    Returns:
+        ``(..., 17, 3)``.
+    """
+    out = pose.clone()
+    for b, (c, par) in enumerate(H36M17.bones()):  # parents come before their children
+        d = pose[..., c, :] - pose[..., par, :]
+        dz = torch.sign(d[..., 2]) * (lengths[..., b] ** 2 - d[..., 0] ** 2 - d[..., 1] ** 2).clamp_min(0).sqrt()
+        out[..., c, :2] = out[..., par, :2] + d[..., :2]
+        out[..., c, 2] = out[..., par, 2] + dz
+    return out
+
+
+def proportion_oracle(pred: torch.Tensor, gt_mm: torch.Tensor) -> Dict[str, Any]:
+    """What exact bone lengths would buy: ``pred`` ``(N, 17, 3)`` rebuilt by
+    :func:`with_bone_lengths` with each frame's true bone lengths in the prediction's units
+    (image-plane offsets and depth signs as predicted), against ``gt_mm``. The unit is the
+    least-squares scale ``k`` of the prediction's image-plane coordinates onto the ground
+    truth's (``pred_xy ~ k gt_xy``; the lift keeps its input's x, y up to perspective), so a
+    prediction that is exact but for its depth offsets is restored exactly. An upper bound of
+    any bone-length prior, chosen with the ground truth.
+
+    Returns:
+        ``proportion_oracle_mm``: P-MPJPE of the rebuilt poses.
+    """
+    p = pred.double() - pred.double()[:, ROOT : ROOT + 1]
+    t = gt_mm.double() - gt_mm.double()[:, ROOT : ROOT + 1]
+    k = (p[..., :2] * t[..., :2]).sum((-1, -2)) / (t[..., :2] ** 2).sum((-1, -2)).clamp_min(1e-12)
+    rebuilt = with_bone_lengths(p, k[:, None] * bone_lengths(t, H36M17))
+    return {"proportion_oracle_mm": round(float(p_mpjpe(rebuilt, t).mean()), 1)}
+
+
 def same_clip_partners(clip: np.ndarray, seed: int = 0) -> np.ndarray:
     """For every frame, a uniformly drawn *other* frame with the same ``clip`` label (the frame
     itself only where its clip has no other frame): ``(N,)`` indices, seeded."""
@@ -166,7 +208,8 @@ def main(argv: Sequence[str]) -> None:
         _, out = evaluate_dataset(m, eval_ds, 0, MASK_SEED)
         print(json.dumps({"checkpoint": path, "epoch": int(m.ckpt["epoch"]),
                           **error_anatomy(out.pose_3d, gt), **bone_proportions(out.pose_3d, gt, partner),
-                          **depth_oracles(out.pose_3d, gt)}), flush=True)
+                          **depth_oracles(out.pose_3d, gt), **proportion_oracle(out.pose_3d, gt)}),
+              flush=True)
 
 
 if __name__ == "__main__":
