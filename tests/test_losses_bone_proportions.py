@@ -225,6 +225,9 @@ def test_loss_gradient_and_per_pose_targets():
     (dict(valid=torch.ones(4, 15, dtype=torch.bool)), "valid"),
     (dict(reduction="sum"), "reduction"),
     (dict(pose=torch.zeros(4, 16, 3)), "pose"),
+    (dict(pose=torch.zeros(0, 17, 3)), "pose: empty"),
+    (dict(pose=torch.full((4, 17, 3), float("inf"))), "pose: contains NaN"),
+    (dict(target=torch.full((16,), float("nan"))), "target: contains NaN"),
 ])
 def test_loss_bad_arguments_are_named(bad, match):
     kw = dict(pose=torch.randn(4, 17, 3), target=torch.ones(16)) | bad

@@ -240,3 +240,18 @@ def test_image_target_needs_clip_labels():
         Trainer(cfg, Poses2D(poses, torch.ones(32, 17, dtype=torch.bool)),
                 fit_normalizer(poses.double().numpy(), np.ones((32, 17))), "camera", None, "unused",
                 progress=False)
+
+
+def test_image_target_refuses_data_that_never_shows_a_bone():
+    from examples.ocr_pose.inputs import Poses2D, fit_normalizer
+    from examples.ocr_pose.training import Trainer
+
+    poses = 0.05 * torch.randn(32, 17, 2)
+    vis = torch.ones(32, 17, dtype=torch.bool)
+    vis[:, 16] = False  # no right wrist anywhere
+    cfg = config_from_dict({"variant": "decouple", "loss": {"w_bone": 0.3, "bone_target": "image"},
+                            "schedule": {"batch_size": 16}})
+    with pytest.raises(ConfigError, match="loss.bone_target.*shows every bone"):
+        Trainer(cfg, Poses2D(poses, vis, clip=torch.arange(32) // 8),
+                fit_normalizer(poses.double().numpy(), vis.double().numpy()), "camera", None,
+                "unused", progress=False)

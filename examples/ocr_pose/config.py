@@ -131,12 +131,16 @@ class LossConfig:
             per pose; a clip of a single pose contributes nothing, as with ``"pair"``. Measured
             in ``docs/results.md`` ("A per-clip bone-length estimate"): cheaper (+5 % per
             backbone update instead of +33 %) but not more accurate (worse in three of four
-            probes), so ``quick`` keeps ``"pair"``. ``"image"``: one fixed set of population
-            proportions estimated from the training 2D alone before training starts
+            probes). ``"image"``: one fixed set of population proportions estimated from the
+            training 2D alone before training starts
             (:func:`skelcl.losses.bone_proportions_from_2d`: per clip the longest image of each
             bone, relative to their mean, the median over the clips of at least 10 poses, or
-            over the largest clips when none has 10); every lift is compared with it
-            (:func:`skelcl.losses.bone_proportion_loss`). No second lift, no running state.
+            over the largest clips when none has 10); every lift is compared with it over the
+            bones its data has. No second lift, no running state. Measured in
+            ``docs/results.md`` ("Bone proportions read off the 2D"): better than ``"pair"`` in
+            five of six probes and about a quarter cheaper per backbone update, so the ``quick``
+            budget uses it; the default stays ``"pair"`` so that existing configs keep their
+            meaning.
         bone_momentum: with ``bone_target = "clip"``, the weight in ``(0, 1]`` of one update's
             batch mean in a clip's running estimate (default 0.1; 1 keeps only the latest).
     """

@@ -18,7 +18,9 @@ One training step of an unsupervised variant, in the order the code runs it:
   when their weights are set: ``w_knee L_knee``, ``w_sym L_sym``, and ``w_bone L_bone``, which
   also lifts another pose of each pose's clip (drawn after the rotations, so the random stream
   of a run without it is unchanged) or, with ``loss.bone_target = "clip"``, compares the lift
-  with its clip's running estimate (:mod:`examples.ocr_pose.clip_bones`, fed after each update).
+  with its clip's running estimate (:mod:`examples.ocr_pose.clip_bones`, fed after each update)
+  or, with ``"image"``, with one set of proportions read off the training 2D before training
+  (:func:`skelcl.losses.bone_proportions_from_2d`, ``Trainer.image_bones``).
 * **Occlusion step** (alternating with backbone steps, ``schedule.backbone_steps :
   schedule.occlusion_steps``; with ``schedule.alternation = "per_batch"``, the default, every
   batch makes a backbone update and the occlusion updates follow on the same batch, so every
@@ -949,7 +951,8 @@ class Trainer:
     def _setup_clip_partners(self) -> None:
         """For ``loss.w_bone``: with ``loss.bone_target = "pair"`` the training poses sorted by
         clip, and for every pose where its clip's run starts in that order and how long it is
-        (:meth:`_partners`); with ``"clip"`` the clips' running estimates (:attr:`clip_bones`)."""
+        (:meth:`_partners`); with ``"clip"`` the clips' running estimates (:attr:`clip_bones`);
+        with ``"image"`` the proportions read off the training 2D (:attr:`image_bones`)."""
         self.clip_partners = None
         self.clip_bones: Optional[ClipBoneEstimate] = None
         self.image_bones: Optional[torch.Tensor] = None
@@ -966,8 +969,13 @@ class Trainer:
             return
         if self.cfg.loss.bone_target == "image":
             largest = int(torch.unique(clip, return_counts=True)[1].max())
-            self.image_bones = bone_proportions_from_2d(
-                self.data.poses, clip, self.data.visible, min_poses=min(IMAGE_BONES_MIN_POSES, largest))
+            try:
+                self.image_bones = bone_proportions_from_2d(
+                    self.data.poses, clip, self.data.visible,
+                    min_poses=min(IMAGE_BONES_MIN_POSES, largest))
+            except ValueError as e:
+                raise ConfigError(f"loss.bone_target: 'image' cannot read bone proportions off "
+                                  f"this training data ({e})") from None
             return
         order = torch.argsort(clip, stable=True)
         _, inverse, counts = torch.unique(clip, return_inverse=True, return_counts=True)

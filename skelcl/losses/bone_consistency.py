@@ -102,18 +102,34 @@ def bone_length_consistency_loss(
     if pose_a.shape != pose_b.shape:
         raise ValueError(f"pose_b: expected the shape of pose_a {tuple(pose_a.shape)}, "
                          f"got {tuple(pose_b.shape)}")
-    bones_shape = (*pose_a.shape[:-2], sk.num_joints - 1)
+    check_bone_mask(valid, (*pose_a.shape[:-2], sk.num_joints - 1))
+    if validate:
+        check_poses_usable(("pose_a", pose_a), ("pose_b", pose_b))
+    diff = (relative_bone_lengths(pose_a, sk) - relative_bone_lengths(pose_b, sk)).abs()
+    return reduce_bone_errors(diff, valid, reduction)
+
+
+def check_bone_mask(valid: Optional[torch.Tensor], bones_shape: tuple) -> None:
+    """Refuse a ``valid`` bone mask that is not ``None`` or a bool tensor of ``bones_shape``."""
     if valid is not None and (not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool
                               or tuple(valid.shape) != bones_shape):
         got = tuple(valid.shape) if isinstance(valid, torch.Tensor) else type(valid).__name__
         raise ValueError(f"valid: expected a bool tensor of shape {bones_shape}, got {got}")
-    if validate:
-        if pose_a.numel() == 0:
-            raise ValueError("pose_a: empty batch")
-        for name, p in (("pose_a", pose_a), ("pose_b", pose_b)):
-            if not bool(torch.isfinite(p).all()):
-                raise ValueError(f"{name}: contains NaN or inf")
-    diff = (relative_bone_lengths(pose_a, sk) - relative_bone_lengths(pose_b, sk)).abs()
+
+
+def check_poses_usable(*named: tuple) -> None:
+    """Refuse an empty first pose batch and any non-finite pose (``(name, tensor)`` pairs; a
+    host synchronisation)."""
+    if named[0][1].numel() == 0:
+        raise ValueError(f"{named[0][0]}: empty batch")
+    for name, p in named:
+        if not bool(torch.isfinite(p).all()):
+            raise ValueError(f"{name}: contains NaN or inf")
+
+
+def reduce_bone_errors(diff: torch.Tensor, valid: Optional[torch.Tensor], reduction: str) -> torch.Tensor:
+    """``diff`` ``(..., J - 1)`` per-bone errors -> zero where not ``valid``, then ``"none"`` (as
+    is) or ``"mean"`` (over the valid bones; 0 if there are none)."""
     if valid is not None:
         diff = torch.where(valid, diff, torch.zeros_like(diff))
     if reduction == "none":

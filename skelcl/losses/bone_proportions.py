@@ -31,7 +31,7 @@ from .._validation import check_finite, check_layout_pose
 from ..skeleton import Skeleton, get_layout
 from ..skeleton.layouts import H36M17
 from ..skeleton.ops import bone_lengths
-from .bone_consistency import relative_bone_lengths
+from .bone_consistency import check_bone_mask, check_poses_usable, reduce_bone_errors, relative_bone_lengths
 
 __all__ = ["bone_proportions_from_2d", "bone_proportion_loss"]
 
@@ -126,6 +126,7 @@ def bone_proportion_loss(
     layout: Union[str, Skeleton] = H36M17,
     valid: Optional[torch.Tensor] = None,
     reduction: str = "mean",
+    validate: bool = True,
 ) -> torch.Tensor:
     """``|relative_bone_lengths(pose) - target|`` per bone: 0 for a pose with the target's
     proportions, whatever its articulation, view, position or size.
@@ -133,16 +134,18 @@ def bone_proportion_loss(
     Args:
         pose: ``(..., J, C)`` poses (``C`` = 2 or 3, any unit).
         target: ``(J - 1,)`` or ``(..., J - 1)`` relative bone lengths (e.g.
-            :func:`bone_proportions_from_2d`); no gradient is taken through it by the caller's
-            choice (pass a detached tensor for a fixed target).
+            :func:`bone_proportions_from_2d`), broadcast against the poses; the gradient reaches
+            it only if it requires one (pass a detached tensor for a fixed target).
         layout: the joint layout (default H36M-17).
         valid: optional ``(..., J - 1)`` bool, the bones that count (e.g. both joints in the
             data); the mean then runs over them only (0 if there are none).
         reduction: ``"mean"`` (scalar) or ``"none"`` (``(..., J - 1)``, zero where not valid).
+        validate: refuse empty batches and non-finite poses (a host synchronisation; training
+            loops that check their losses themselves pass ``False``).
 
     Raises:
         TypeError: ``pose`` is not a floating-point tensor.
-        ValueError: wrong shapes or an unknown ``reduction``.
+        ValueError: wrong shapes, an unknown ``reduction``, an empty batch or non-finite values.
 
     Example:
         >>> import torch
@@ -166,15 +169,8 @@ def bone_proportion_loss(
     except RuntimeError:
         raise ValueError(f"target: shape {tuple(target.shape)} does not broadcast to "
                          f"{bones_shape}") from None
-    if valid is not None and (not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool
-                              or tuple(valid.shape) != bones_shape):
-        raise ValueError(f"valid: expected a bool tensor of shape {bones_shape}, got "
-                         f"{tuple(getattr(valid, 'shape', ()))}")
+    check_bone_mask(valid, bones_shape)
+    if validate:
+        check_poses_usable(("pose", pose), ("target", target))
     diff = (relative_bone_lengths(pose, sk) - target.to(pose)).abs().expand(bones_shape)
-    if valid is not None:
-        diff = torch.where(valid, diff, torch.zeros_like(diff))
-    if reduction == "none":
-        return diff
-    if valid is None:
-        return diff.mean()
-    return diff.sum() / valid.sum().clamp_min(1).to(diff.dtype)
+    return reduce_bone_errors(diff, valid, reduction)
