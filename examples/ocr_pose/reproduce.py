@@ -28,7 +28,8 @@ Every table shows the supervised reference and the two floors computed on the sa
 mean training pose, and flat lifting (input 2D with zero depth).
 
 Budgets: ``tiny`` (tests: a few steps, small networks), ``quick`` (57 minutes for all variants
-with ``--jobs 2`` on 2 CPU cores, measured; wall times in ``docs/results.md``: 40k training poses, width 128, batch 256, 40 full epochs = 6,240 backbone
+with ``--jobs 2`` on 2 CPU cores, measured with the earlier ``"pair"`` bone prior, about 45
+projected with the current one; wall times in ``docs/results.md``: 40k training poses, width 128, batch 256, 40 full epochs = 6,240 backbone
 updates per variant, each followed by an occlusion update in the contrastive variants,
 and five documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
 view rotations (``rotation.elevation = rotation.roll = [0, 0]``), the backward-knee prior
