@@ -138,7 +138,7 @@ class LossConfig:
             over the largest clips when none has 10); every lift is compared with it over the
             bones its data has. No second lift, no running state. Measured in
             ``docs/results.md`` ("Bone proportions read off the 2D"): better than ``"pair"`` in
-            five of six probes and about a quarter cheaper per backbone update, so the ``quick``
+            five of six probes and about a fifth cheaper per backbone update, so the ``quick``
             budget uses it; the default stays ``"pair"`` so that existing configs keep their
             meaning.
         bone_momentum: with ``bone_target = "clip"``, the weight in ``(0, 1]`` of one update's
