@@ -473,8 +473,8 @@ class BackboneOutput(NamedTuple):
     """What :class:`BackboneLoss` returns: the ``losses`` of ``L_backbone`` (``l_pf``, ``l_2d``,
     ``l_3d``, ``l_adv``, ``l_rot`` as the variant has them), the rotated projection ``JR2D``
     ``(b, J, 2)`` (the discriminator's fake), the lifter's input ``fused`` ``(b, J, 2)``, and with
-    ``loss.bone_target = "clip"`` the detached relative bone lengths of ``J3D`` ``(b, J - 1)``
-    (``bones``, for the clips' running estimates; ``None`` otherwise)."""
+    ``loss.bone_target = "clip"`` or ``"image"`` the detached relative bone lengths of ``J3D``
+    ``(b, J - 1)`` (``bones``, for the clips' running estimates; ``None`` otherwise)."""
 
     losses: Dict[str, torch.Tensor]
     rotated_2d: torch.Tensor
