@@ -79,10 +79,6 @@ class ClipBoneEstimate:
             setattr(self, name, getattr(self, name).to(device))
         return self
 
-    def observed(self, data_visible: torch.Tensor) -> torch.Tensor:
-        """``(b, J)`` bool joints in the data -> ``(b, J - 1)`` bool bones with both joints in it."""
-        return observed_bones(data_visible)
-
     def target(self, rows: torch.Tensor, data_visible: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The estimates for training poses ``rows`` ``(b,)`` and where they count.
 
@@ -92,7 +88,7 @@ class ClipBoneEstimate:
         """
         c = self.pose_clip[rows]
         w = self.weight[c]
-        known = (w > 0) & self.multi[c][:, None] & self.observed(data_visible)
+        known = (w > 0) & self.multi[c][:, None] & observed_bones(data_visible)
         return torch.where(known, self.total[c] / w.clamp_min(torch.finfo(w.dtype).tiny),
                            torch.zeros_like(w)), known
 
@@ -102,7 +98,7 @@ class ClipBoneEstimate:
         poses ``rows`` ``(b,)`` into their clips' estimates (bones the data lacks do not count;
         the batch sums are added over the ranks first)."""
         c = self.pose_clip[rows]
-        w = self.observed(data_visible).to(self.total.dtype)
+        w = observed_bones(data_visible).to(self.total.dtype)
         sums = torch.zeros((2,) + tuple(self.total.shape), dtype=self.total.dtype, device=self.total.device)
         sums[0].index_add_(0, c, torch.where(w > 0, bones.to(w.dtype), torch.zeros_like(w)))
         sums[1].index_add_(0, c, w)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from examples.ocr_pose.data_sources import real_datasets
-from examples.ocr_pose.inputs import CONFIDENCE_THRESHOLD, clip_numbers, dataset_to_2d, fit_normalizer
+from examples.ocr_pose.inputs import dataset_to_2d, fit_normalizer, to_poses2d
 from examples.ocr_pose.reproduce import BUDGETS, budget_frames
 from examples.ocr_pose.training import IMAGE_BONES_MIN_POSES
 from skelcl.data.pose_dataset import PoseDataset
@@ -42,10 +42,8 @@ def image_bone_accuracy(ds: PoseDataset, min_poses: int = IMAGE_BONES_MIN_POSES)
         over clips and bones).
     """
     xy, conf, _ = dataset_to_2d(ds)
-    norm = fit_normalizer(xy, conf)
-    x = norm.transform(torch.from_numpy(xy))
-    vis = torch.from_numpy(conf >= CONFIDENCE_THRESHOLD)
-    clip = clip_numbers(ds)
+    poses = to_poses2d(ds, fit_normalizer(xy, conf))  # the trainer's input
+    x, vis, clip = poses.poses, poses.visible, poses.clip
     target = bone_proportions_from_2d(x, clip, vis, min_poses=min_poses)
     p3 = torch.from_numpy(ds.poses_3d.astype(np.float64))
     labels, counts = torch.unique(clip, return_counts=True)
