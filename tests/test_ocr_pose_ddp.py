@@ -56,6 +56,11 @@ CFG_VARIANT_B = {
     "schedule": {**CFG_OVERRIDES["schedule"], "shared_optimizer": False},
 }
 
+#: A third configuration: the bone-proportion prior against the proportions read off the
+#: training 2D (``bone_target = "image"``, the ``quick`` budget's). Every rank reads them off the
+#: whole training set it holds, so every rank must hand the loss the same target.
+CFG_VARIANT_C = {**CFG_OVERRIDES, "loss": {"w_bone": 0.5, "bone_target": "image"}}
+
 #: The command-line runs use the default, per-process batch norm.
 CLI_OVERRIDES = {**CFG_OVERRIDES, "schedule": {**CFG_OVERRIDES["schedule"], "sync_batchnorm": False}}
 
@@ -281,6 +286,10 @@ def _worker(out_dir: Path) -> None:  # pragma: no cover - runs under torchrun
     res["b_losses"] = run_steps(tr)
     res["b_state"] = {k: m.state_dict() for k, m in tr.models.items()}
     res["b_clip_bones"] = tr.clip_bones.state_dict()
+    tr = _trainer64(load_config("tiny", CFG_VARIANT_C), out_dir / "steps_c")
+    res["c_image_bones"] = tr.image_bones.clone()
+    res["c_losses"] = run_steps(tr)
+    res["c_state"] = {k: m.state_dict() for k, m in tr.models.items()}
     torch.set_default_dtype(torch.float32)
     torch.save(res, out_dir / f"rank{rank}.pt")
     D.barrier()
@@ -439,6 +448,19 @@ def test_two_processes_equal_one_process_with_unused_parameters_and_setting_d(
     for out in res:  # the clips' estimates saw the whole global batch on every rank
         for k, v in ref.clip_bones.state_dict().items():
             torch.testing.assert_close(out["b_clip_bones"][k], v, rtol=1e-9, atol=1e-12)
+
+
+@needs_trainer
+def test_two_processes_equal_one_process_with_the_image_bone_target(ddp_run, tmp_path, float64_default):
+    from examples.ocr_pose.config import load_config
+
+    _, res = ddp_run
+    ref = _trainer64(load_config("tiny", CFG_VARIANT_C), tmp_path / "single_c")
+    losses = run_steps(ref)
+    assert any(step.get("l_bone", 0.0) > 0 for step in losses)  # the prior is on
+    for out in res:  # every rank read the same proportions as one process
+        torch.testing.assert_close(out["c_image_bones"], ref.image_bones, rtol=0, atol=0)
+    _assert_same_as_one_process(res, ref, losses, "c_losses", "c_state")
 
 
 @needs_trainer

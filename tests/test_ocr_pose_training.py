@@ -644,3 +644,33 @@ def test_poses2d_carries_clip_numbers(data_dir):
         assert np.array_equal(same, (p2.clip == p2.clip[a]).numpy())
     assert torch.equal(p2.take(torch.arange(5)).clip, p2.clip[:5])
     assert clip_numbers(ds.subset(np.arange(3))) is not None
+
+
+@pytest.mark.parametrize("variant", ["baseline", "no_decouple", "decouple", "decouple_veclr",
+                                     "ocr_pose", "occluded_training", "supervised"])
+def test_the_paper_budget_trains_every_variant_at_full_size(tmp_path, variant):
+    """``reproduce --budget paper`` is a GPU job that never ran on this project's CPUs; this runs
+    its exact configs (full widths, the paper's weights and rotation ranges, batch norm, the shared
+    optimiser) for two epochs of two small batches each, after the filling warm-up where the
+    variant has one, so that no path of it is first exercised on a GPU."""
+    import dataclasses
+
+    from examples.ocr_pose.reproduce import budget_config
+
+    paper = budget_config(variant, "paper", 0)
+    assert paper.model.hidden == 512 and paper.schedule.batch_size == 512
+    cfg = dataclasses.replace(paper, schedule=dataclasses.replace(
+        paper.schedule, epochs=2, warmup_epochs=1, batch_size=16, max_steps_per_epoch=2))
+    data = _supervised_data() if variant == "supervised" else \
+        Poses2D(_poses(), torch.ones(96, 17, dtype=torch.bool), clip=torch.arange(96) // 6)
+    res = train(cfg, tmp_path, data, _norm(), "camera", progress=False)
+    assert res.epochs_done == 2 + (1 if cfg.uses_filling else 0)  # the warm-up comes first
+    losses = res.history[-1]["losses"]
+    assert losses and all(np.isfinite(v) for v in losses.values()), losses
+    want = {"supervised": {"l_sup"}, "baseline": {"l_adv", "l_disc"},
+            "ocr_pose": {"l_adv", "l_ti", "l_ve", "l_rot"}}.get(variant, {"l_adv"})
+    assert want <= losses.keys(), (variant, sorted(losses))
+    ck = load_checkpoint(tmp_path / "last.pt")
+    for state in ck["models"].values():
+        for t in state.values():
+            assert torch.isfinite(t.float()).all()

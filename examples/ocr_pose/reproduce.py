@@ -27,10 +27,9 @@ by 10-20 mm from one epoch to the next on short schedules; the final checkpoint 
 Every table shows the supervised reference and the two floors computed on the same frames: the
 mean training pose, and flat lifting (input 2D with zero depth).
 
-Budgets: ``tiny`` (tests: a few steps, small networks), ``quick`` (57 minutes for all variants
-with ``--jobs 2`` on 2 CPU cores, measured with the earlier ``"pair"`` bone prior, about 45
-projected with the current one; wall times in ``docs/results.md``: 40k training poses, width 128, batch 256, 40 full epochs = 6,240 backbone
-updates per variant, each followed by an occlusion update in the contrastive variants,
+Budgets: ``tiny`` (tests: a few steps, small networks), ``quick`` (43 minutes for all variants
+with ``--jobs 2`` on 2 CPU cores, measured; wall times in ``docs/results.md``: 40k training
+poses, width 128, batch 256, 40 full epochs = 6,240 backbone updates per variant, each followed by an occlusion update in the contrastive variants,
 and five documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
 view rotations (``rotation.elevation = rotation.roll = [0, 0]``), the backward-knee prior
 ``loss.w_knee = 1`` against the mirror-image depth, Adam states of their own for the
@@ -488,10 +487,11 @@ def _job_threads(jobs: int) -> int:
 
 
 #: Training seconds of each variant, one thread per process, two processes side by side on the
-#: 2-core VM (``quick`` budget, seed 0, docs/results.md): ``reproduce(jobs > 1)`` starts the
-#: longest first, so that the last job to finish is a short one.
-_JOB_COST = {"ocr_pose": 1619, "occluded_training": 1436, "decouple_veclr": 1384, "decouple": 799,
-             "baseline": 561, "no_decouple": 529, "supervised": 167}
+#: 2-core VM (``quick`` budget with the image bone target, seed 0, commit ``2b0ba64``,
+#: docs/results.md): ``reproduce(jobs > 1)`` starts the longest first, so that the last job to
+#: finish is a short one.
+_JOB_COST = {"occluded_training": 1203, "ocr_pose": 1200, "decouple_veclr": 1004, "decouple": 606,
+             "no_decouple": 401, "baseline": 376, "supervised": 164}
 
 
 def train_in_parallel(variants: List[str], jobs: int, budget: str, seed: int, out_p: Path,
