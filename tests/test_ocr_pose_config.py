@@ -172,3 +172,20 @@ def test_quick_budget_has_exactly_its_documented_deviations():
                     "veclr"):
             assert getattr(quick.loss, key) == getattr(paper.loss, key), key
         assert quick.seed == 3
+
+
+def test_demo_is_the_quick_budgets_ocr_pose_on_a_shorter_schedule():
+    """``demo``: the ``quick`` budget's OCR-Pose settings, only the schedule's length and the
+    synthetic data sizes of its own (so the demo cannot drift from ``quick``)."""
+    import dataclasses
+
+    from examples.ocr_pose.demo import demo_config
+    from examples.ocr_pose.reproduce import budget_config
+
+    demo, quick = demo_config("demo", 5), budget_config("ocr_pose", "quick", 5)
+    assert (demo.schedule.epochs, demo.schedule.max_steps_per_epoch) == (60, 40)
+    assert (demo.data.synthetic_poses, demo.data.max_val_poses) == (10000, 500)
+    assert demo.seed == 5 and demo.variant == "ocr_pose"
+    same_schedule = dataclasses.replace(quick.schedule, epochs=60, max_steps_per_epoch=40)
+    assert demo == dataclasses.replace(quick, schedule=same_schedule, data=demo.data)
+    assert demo_config("tiny", 2) == load_config("tiny", {"seed": 2})

@@ -29,8 +29,8 @@ mean training pose, and flat lifting (input 2D with zero depth).
 
 Budgets: ``tiny`` (tests: a few steps, small networks), ``quick`` (43 minutes for all variants
 with ``--jobs 2`` on 2 CPU cores, measured; wall times in ``docs/results.md``: 40k training
-poses, width 128, batch 256, 40 full epochs = 6,240 backbone updates per variant, each followed by an occlusion update in the contrastive variants,
-and five documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
+poses, width 128, batch 256, 40 full epochs = 6,240 backbone updates per variant, each followed
+by an occlusion update in the contrastive variants, and five documented deviations: ``w_adv = w_rot = 0.1`` for the short schedule, azimuth-only
 view rotations (``rotation.elevation = rotation.roll = [0, 0]``), the backward-knee prior
 ``loss.w_knee = 1`` against the mirror-image depth, Adam states of their own for the
 occlusion updates (``schedule.shared_optimizer = false``), and the bone-proportion prior
